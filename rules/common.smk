@@ -1,0 +1,54 @@
+# Paths and input functions only; logic worth a test lives in src/hagane/.
+import json
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from hagane.config import section_json, source_shards
+from hagane.errors import HaganeError
+
+try:
+    SHARDS = source_shards(config)  # {source name: {shard name: input file}}
+except HaganeError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None
+
+SHARD_IDS = [f"{source}/{part}" for source in SHARDS for part in SHARDS[source]]
+
+
+wildcard_constraints:
+    source=r"[A-Za-z0-9_-]+",
+    part=r"[A-Za-z0-9_.-]+",
+
+
+def collect_input(wildcards):
+    return str(SHARDS[wildcards.source][wildcards.part])
+
+
+def source_json(wildcards):
+    entry = next(s for s in config["collect"]["sources"] if s["name"] == wildcards.source)
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def section(name, *keys):
+    """The config section (or a sub-section, kept under its key) as canonical JSON, for params."""
+    if not keys:
+        return section_json(config, name)
+    sub = {key: config[name][key] for key in keys}
+    return json.dumps(sub, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def out_dir(wildcards, output):
+    return str(Path(output.manifest).parent)
+
+
+def per_shard(pattern):
+    return [pattern.format(shard=shard) for shard in SHARD_IDS]
+
+
+def dedup_shard_args(wildcards, input, output):
+    pairs = zip(SHARD_IDS, input.kept, output.docs)
+    return " ".join(f"{shard}={src}:{dst}" for shard, src, dst in pairs)
+
+
+def final_checkpoint():
+    return f"results/pretrain/checkpoints/step_{config['pretrain']['steps']:07d}"

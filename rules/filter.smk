@@ -1,0 +1,53 @@
+# Scoring is expensive and runs once per shard; selecting is cheap and is the only step that reruns
+# when a threshold changes (each rule's params hold only its own sub-section).
+
+
+rule score_documents:
+    input:
+        docs="results/collect/{source}/{part}/documents.jsonl.zst",
+    output:
+        scores="results/filter/score/{source}/{part}/scores.parquet",
+        manifest="results/filter/score/{source}/{part}/_manifest.json",
+    log:
+        "logs/filter/score/{source}/{part}.log",
+    benchmark:
+        "benchmarks/filter/score/{source}/{part}.tsv"
+    params:
+        cfg=section("filter", "score"),
+        out_dir=out_dir,
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule select_documents:
+    input:
+        docs="results/collect/{source}/{part}/documents.jsonl.zst",
+        scores="results/filter/score/{source}/{part}/scores.parquet",
+    output:
+        kept="results/filter/select/{source}/{part}/kept.jsonl.zst",
+        dropped="results/filter/select/{source}/{part}/dropped.jsonl.zst",
+        counts=report(
+            "results/filter/select/{source}/{part}/counts.json",
+            caption="../workflow/report/filter_counts.rst",
+            category="Filter",
+        ),
+        manifest="results/filter/select/{source}/{part}/_manifest.json",
+    log:
+        "logs/filter/select/{source}/{part}.log",
+    benchmark:
+        "benchmarks/filter/select/{source}/{part}.tsv"
+    params:
+        cfg=section("filter", "select"),
+        out_dir=out_dir,
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "hagane filter select --filter-json {params.cfg:q} --documents {input.docs:q} --scores {input.scores:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

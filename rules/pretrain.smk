@@ -1,0 +1,30 @@
+rule pretrain_model:
+    input:
+        bins=per_shard("results/tokenize/{shard}/train.bin"),
+        idx=per_shard("results/tokenize/{shard}/train.idx.parquet"),
+        tokenizer="results/tokenizer/spm.model",
+    output:
+        checkpoint=directory(final_checkpoint()),
+        metrics=report(
+            "results/pretrain/metrics.jsonl",
+            caption="../workflow/report/pretrain_metrics.rst",
+            category="Pretrain",
+        ),
+        manifest="results/pretrain/_manifest.json",
+    log:
+        "logs/pretrain/train.log",
+    benchmark:
+        "benchmarks/pretrain/train.tsv"
+    params:
+        cfg=section("pretrain"),
+        shards=per_shard("results/tokenize/{shard}/train"),
+        out_dir=out_dir,
+    threads: config["pretrain"]["nproc"] * config["pretrain"]["threads_per_rank"]
+    resources:
+        tasks=config["pretrain"]["nproc"],
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

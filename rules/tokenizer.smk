@@ -1,0 +1,25 @@
+rule train_tokenizer:
+    input:
+        docs=per_shard("results/dedup/{shard}/documents.jsonl.zst"),
+    output:
+        model="results/tokenizer/spm.model",
+        vocab="results/tokenizer/spm.vocab",
+        hf=directory("results/tokenizer/hf"),
+        verification="results/tokenizer/verification.json",
+        manifest="results/tokenizer/_manifest.json",
+    log:
+        "logs/tokenizer/train.log",
+    benchmark:
+        "benchmarks/tokenizer/train.tsv"
+    params:
+        cfg=section("tokenizer"),
+        split=section("split"),
+        out_dir=out_dir,
+    threads: config["tokenizer"]["num_threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "hagane tokenizer train --tokenizer-json {params.cfg:q} --split-json {params.split:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

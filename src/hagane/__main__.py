@@ -1,0 +1,3 @@
+from hagane.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""audit: answer provenance questions from the manifests, and verify every hash along the chain."""

@@ -1,0 +1,272 @@
+"""`hagane <stage> <verb>`: every stage runs without Snakemake, so it can be debugged and tested alone.
+
+Configuration reaches a verb in one of two ways: `--config FILE` (the whole YAML; the verb takes its
+sections), or one `--<section>-json` option per section it needs, which is how the workflow's rules pass
+exactly the slice that Snakemake compares to decide reruns. Either way the slice is validated against
+the same schema as the workflow's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hagane.config import load_config_file, source_files, source_root, stage_config, build, SourceConfig, validate
+from hagane.errors import HaganeError
+
+
+def _add_sections(parser: argparse.ArgumentParser, *sections: str) -> None:
+    parser.add_argument("--config", type=Path, help="whole configuration file (YAML)")
+    for s in sections:
+        parser.add_argument(f"--{s}-json", dest=f"{s}_json", help=f"the `{s}` section as JSON (used by rules)")
+    parser.set_defaults(_sections=sections)
+
+
+def _sections(args) -> list:
+    if args.config is not None:
+        config = load_config_file(args.config)
+        return [stage_config(s, config[s], origin=str(args.config)) for s in args._sections]
+    out = []
+    for s in args._sections:
+        raw = getattr(args, f"{s}_json")
+        if raw is None:
+            raise HaganeError(f"give --config FILE or --{s}-json")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise HaganeError(f"--{s}-json is not valid JSON: {err}") from err
+        out.append(stage_config(s, data, origin=f"--{s}-json"))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- commands
+
+def cmd_config_check(args) -> None:
+    config = load_config_file(args.file)
+    from hagane.config import source_shards
+
+    shards = source_shards(config)
+    print(f"{args.file}: valid; " + ", ".join(f"{k}: {len(v)} file(s)" for k, v in shards.items()))
+
+
+def cmd_collect(args) -> None:
+    from hagane.collect import collect_file
+
+    if args.config is not None:
+        config = load_config_file(args.config)
+        matches = [s for s in config["collect"]["sources"] if s["name"] == args.source]
+        if not matches:
+            raise HaganeError(f"{args.config}: no source named {args.source!r}")
+        data = matches[0]
+    elif args.source_json is not None:
+        data = json.loads(args.source_json)
+        validate({"sources": [data]}, origin="--source-json", section="collect")
+    else:
+        raise HaganeError("give --config FILE --source NAME, or --source-json")
+    source = build(SourceConfig, data, f"source {data.get('name')!r}")
+    root = source_root(source, source_files(source))
+    collect_file(source, args.input, root, args.out_dir)
+
+
+def cmd_filter_score(args) -> None:
+    from hagane.filter.score import score_shard
+
+    (cfg,) = _sections(args)
+    score_shard(cfg.score, args.documents, args.out_dir)
+
+
+def cmd_filter_select(args) -> None:
+    from hagane.filter.select import select_shard
+
+    (cfg,) = _sections(args)
+    select_shard(cfg.select, args.documents, args.scores, args.out_dir)
+
+
+def cmd_dedup_exact(args) -> None:
+    from hagane.dedup.exact import dedup_exact
+
+    (cfg,) = _sections(args)
+    shards, outputs = {}, {}
+    for spec in args.shards:
+        name, sep, rest = spec.partition("=")
+        src, sep2, dst = rest.partition(":")
+        if not (sep and sep2):
+            raise HaganeError(f"--shards {spec!r}: expected NAME=INPUT:OUTPUT")
+        shards[name], outputs[name] = Path(src), Path(dst)
+    dedup_exact(cfg.exact, shards, outputs, args.out_dir)
+
+
+def cmd_tokenizer_train(args) -> None:
+    from hagane.tokenizer.build import build_tokenizer
+
+    cfg, split = _sections(args)
+    build_tokenizer(cfg, split, list(args.documents), args.out_dir)
+
+
+def cmd_tokenize_encode(args) -> None:
+    from hagane.tokenize.encode import tokenize_shard
+
+    cfg, split = _sections(args)
+    tokenize_shard(cfg, split, args.documents, args.tokenizer, args.out_dir)
+
+
+# glibc malloc maps and zero-fills the big logits and MLP buffers afresh every step; tcmalloc keeps
+# them, +31 % tokens/s measured on CPU (DESIGN.md). Used when the library is installed (make does).
+TCMALLOC_CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+                       "/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4")
+
+
+def _tcmalloc_preload() -> str | None:
+    if os.environ.get("HAGANE_NO_TCMALLOC") or "tcmalloc" in os.environ.get("LD_PRELOAD", ""):
+        return None
+    return next((p for p in TCMALLOC_CANDIDATES if os.path.exists(p)), None)
+
+
+def cmd_pretrain_train(args) -> None:
+    from hagane.pretrain.distributed import detect_topology
+
+    (cfg,) = _sections(args)
+    launched = detect_topology().world_size > 1
+    nproc = args.ranks or cfg.nproc
+    if args.launcher == "torchrun" or (args.launcher == "auto" and not launched and nproc > 1):
+        # Re-enter this same command under torchrun, one process per rank on this node.
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "hagane", *sys.argv[1:], "--launcher", "none"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads_per_rank)}
+        if tcmalloc := _tcmalloc_preload():
+            env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD"), tcmalloc]))
+        raise SystemExit(subprocess.call(cmd, env=env))
+    from hagane.pretrain.train import train
+
+    train(cfg, [Path(p) for p in args.shards], args.tokenizer, args.out_dir, backend=args.backend)
+
+
+def cmd_convert_hf(args) -> None:
+    from hagane.convert.export import convert_checkpoint
+
+    (cfg,) = _sections(args)
+    convert_checkpoint(cfg, args.checkpoint, args.tokenizer_dir, args.spm, [Path(p) for p in args.valid],
+                       args.out_dir)
+
+
+def cmd_evaluate_perplexity(args) -> None:
+    from hagane.evaluate.perplexity import evaluate_model
+
+    (cfg,) = _sections(args)
+    evaluate_model(cfg, args.model, [Path(p) for p in args.valid], args.out_dir)
+
+
+def cmd_audit_verify(args) -> None:
+    from hagane.audit.verify import AuditFailure, verify
+
+    try:
+        report = verify(args.results)
+    except AuditFailure as err:
+        print(f"audit FAILED: {err}", file=sys.stderr)
+        raise SystemExit(1) from err
+    print(f"audit passed: {report['manifests']} manifests, {report['files_checked']} file hashes checked, "
+          f"back to {len(report['raw_sources'])} raw source file(s):")
+    for path in report["raw_sources"]:
+        print(f"  {path}")
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hagane", description=__doc__.split("\n")[0])
+    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+
+    def verb(stage_parser, name, func, help_text):
+        p = stage_parser.add_parser(name, help=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    def stage(name, help_text):
+        return stages.add_parser(name, help=help_text).add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    s = stage("config", "check a configuration file")
+    p = verb(s, "check", cmd_config_check, "validate a config file and resolve its sources")
+    p.add_argument("file", type=Path)
+
+    s = stage("collect", "raw sources → document shards")
+    p = verb(s, "run", cmd_collect, "read one input file of a source")
+    p.add_argument("--config", type=Path)
+    p.add_argument("--source", help="source name (with --config)")
+    p.add_argument("--source-json", help="the source's config entry as JSON (used by rules)")
+    p.add_argument("--input", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("filter", "score documents once, select cheaply")
+    p = verb(s, "score", cmd_filter_score, "language ID and heuristics → scores.parquet")
+    _add_sections(p, "filter")
+    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "select", cmd_filter_select, "apply thresholds → kept, dropped (with reasons), counts")
+    _add_sections(p, "filter")
+    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--scores", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("dedup", "remove duplicate documents")
+    p = verb(s, "exact", cmd_dedup_exact, "exact duplicates across all shards")
+    _add_sections(p, "dedup")
+    p.add_argument("--shards", nargs="+", required=True, metavar="NAME=INPUT:OUTPUT")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("tokenizer", "train and export the tokenizer")
+    p = verb(s, "train", cmd_tokenizer_train, "SentencePiece + verified Hugging Face directory")
+    _add_sections(p, "tokenizer", "split")
+    p.add_argument("--documents", type=Path, nargs="+", required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("tokenize", "documents → token shards")
+    p = verb(s, "encode", cmd_tokenize_encode, "one document shard → train/valid token shards")
+    _add_sections(p, "tokenize", "split")
+    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--tokenizer", type=Path, required=True, help="SentencePiece model file")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("pretrain", "train the model")
+    p = verb(s, "train", cmd_pretrain_train, "train (launching torchrun itself when needed)")
+    _add_sections(p, "pretrain")
+    p.add_argument("--shards", nargs="+", required=True, help="train token shard prefixes (…/train)")
+    p.add_argument("--tokenizer", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--launcher", choices=["auto", "torchrun", "none"], default="auto",
+                   help="auto: use the launcher that started us, else torchrun when nproc > 1")
+    p.add_argument("--ranks", type=int, help="ranks on this node (default pretrain.nproc)")
+    p.add_argument("--backend", choices=["auto", "gloo", "nccl", "mpi"], default="auto")
+
+    s = stage("convert", "checkpoints → Hugging Face")
+    p = verb(s, "hf", cmd_convert_hf, "write a LlamaForCausalLM directory behind the logits gate")
+    _add_sections(p, "convert")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--tokenizer-dir", type=Path, required=True)
+    p.add_argument("--spm", type=Path, required=True)
+    p.add_argument("--valid", nargs="+", required=True, help="validation token shard prefixes (…/valid)")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("evaluate", "measure a converted model")
+    p = verb(s, "perplexity", cmd_evaluate_perplexity, "held-out perplexity, bits per char and byte")
+    _add_sections(p, "evaluate")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--valid", nargs="+", required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("audit", "provenance and integrity")
+    p = verb(s, "verify", cmd_audit_verify, "recompute every hash from evaluation back to raw sources")
+    p.add_argument("results", type=Path, nargs="?", default=Path("results"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except HaganeError as err:
+        print(f"hagane {args.stage} {args.verb}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,316 @@
+"""One config mechanism: YAML, validated against the JSON Schema, read into frozen dataclasses per stage.
+
+The schema (`workflow/schemas/config.schema.yaml`) is the single source of defaults and of what keys
+exist. Snakemake validates the whole file when the workflow loads; each `hagane` verb validates the
+slice it is handed, so a stage run by hand is checked exactly as the workflow would check it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import re
+import types
+import typing
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from hagane.errors import HaganeError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+# ---------------------------------------------------------------------------------------- dataclasses
+
+@dataclasses.dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    type: str
+    paths: tuple[str, ...]
+    on_record_error: str
+    root: str | None = None
+    separator: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectConfig:
+    sources: tuple[SourceConfig, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    langid_model: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectConfig:
+    language: str
+    min_language_score: float
+    min_chars: int
+    min_hiragana_ratio: float
+    max_duplicate_line_ratio: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterConfig:
+    score: ScoreConfig
+    select: SelectConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactDedupConfig:
+    casefold: bool
+    ignore_whitespace: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupConfig:
+    exact: ExactDedupConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    validation_fraction: float
+    salt: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    model_type: str
+    vocab_size: int
+    character_coverage: float
+    byte_fallback: bool
+    split_digits: bool
+    max_piece_length: int
+    input_sentence_size: int
+    seed: int
+    num_threads: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizeConfig:
+    num_threads: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    ffn_dim: int
+    rope_theta: float
+    norm_eps: float
+    tie_embeddings: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    model: ModelConfig
+    seq_len: int
+    global_batch_size: int
+    steps: int
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    weight_decay: float
+    beta1: float
+    beta2: float
+    grad_clip: float
+    seed: int
+    nproc: int
+    threads_per_rank: int
+    checkpoint_every: int
+    log_every: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+    max_abs_diff: float
+    gate_prompts: int
+    gate_prompt_tokens: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    batch_size: int
+
+
+STAGE_CONFIGS: dict[str, type] = {
+    "collect": CollectConfig, "filter": FilterConfig, "dedup": DedupConfig, "split": SplitConfig,
+    "tokenizer": TokenizerConfig, "tokenize": TokenizeConfig, "pretrain": PretrainConfig,
+    "convert": ConvertConfig, "evaluate": EvaluateConfig,
+}
+
+
+# ------------------------------------------------------------------------------------ schema handling
+
+def load_schema() -> dict:
+    if not SCHEMA_PATH.is_file():
+        raise HaganeError(f"config schema not found at {SCHEMA_PATH}; install hagane from its repository "
+                          "with `pip install -e .` (the workflow and the package live together)")
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _validator_filling_defaults(schema: dict) -> jsonschema.protocols.Validator:
+    base = jsonschema.validators.validator_for(schema)
+
+    def fill_properties(validator, properties, instance, schema_node):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = json.loads(json.dumps(sub["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema_node)
+
+    return jsonschema.validators.extend(base, {"properties": fill_properties})(schema)
+
+
+def _key_path(path: typing.Iterable) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError, prefix: str) -> str:
+    where = _key_path([*([prefix] if prefix else []), *error.absolute_path])
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown key {', '.join(repr(k) for k in extra)} in {where} (allowed: {allowed})"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def validate(config: dict, *, origin: str, section: str | None = None) -> dict:
+    """Validate (a section of) the config in place, filling schema defaults; raise naming the key.
+
+    `origin` says where the config came from (a file path, or 'rule params'), for the message.
+    """
+    schema = load_schema()
+    if section is not None:
+        if section not in schema["properties"]:
+            raise HaganeError(f"no config section {section!r}; sections: {', '.join(schema['properties'])}")
+        schema = {**schema["properties"][section], "$defs": schema["$defs"], "$schema": schema["$schema"]}
+    validator = _validator_filling_defaults(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        lines = [_describe(e, section or "") for e in errors]
+        raise HaganeError(f"invalid configuration in {origin}:\n  " + "\n  ".join(lines))
+    return config
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise HaganeError(f"cannot read config file {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise HaganeError(f"{path}: not valid YAML: {err}") from err
+    return validate(config if config is not None else {}, origin=str(path))
+
+
+# --------------------------------------------------------------------------------- dataclass building
+
+def build(cls: type, data: object, where: str):
+    """Build a frozen dataclass (recursively) from validated data; unknown keys fail naming the key."""
+    hints = typing.get_type_hints(cls)
+    if not isinstance(data, dict):
+        raise HaganeError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise HaganeError(f"unknown key {unknown[0]!r} in {where} (allowed: {', '.join(sorted(fields))})")
+    kwargs = {}
+    for name in fields & set(data):
+        kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _convert(hint, value, where):
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, where)
+    if origin is tuple:
+        (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if hint is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def stage_config(section: str, data: dict, *, origin: str):
+    """Validate one section's slice and return its frozen dataclass."""
+    validate(data, origin=origin, section=section)
+    return build(STAGE_CONFIGS[section], data, section)
+
+
+def section_json(config: dict, section: str) -> str:
+    """The section as canonical JSON: what a rule passes to its verb, and what Snakemake compares
+    (params trigger) to decide that a changed section reruns its stage."""
+    return json.dumps(config[section], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# ------------------------------------------------------------------------------------------- sources
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def source_files(source: SourceConfig | dict, *, index: int | None = None) -> list[Path]:
+    """The files a source names, sorted; a pattern that matches nothing fails naming the key."""
+    src = source if isinstance(source, dict) else dataclasses.asdict(source)
+    where = f"collect.sources[{index}]" if index is not None else f"source {src['name']!r}"
+    files: list[Path] = []
+    for i, pattern in enumerate(src["paths"]):
+        matches = sorted(glob.glob(pattern)) if _GLOB_CHARS.search(pattern) else [pattern]
+        matches = [m for m in matches if os.path.isfile(m)]
+        if not matches:
+            raise HaganeError(f"{where}.paths[{i}]: {pattern!r} matches no file "
+                              f"(relative to {os.getcwd()})")
+        files.extend(Path(m) for m in matches)
+    return sorted(set(files))
+
+
+def source_root(source: SourceConfig | dict, files: list[Path]) -> Path:
+    root = source.get("root") if isinstance(source, dict) else source.root
+    if root:
+        return Path(root)
+    return Path(os.path.commonpath([str(f.parent) for f in files])) if files else Path(".")
+
+
+def shard_name(path: Path, root: Path) -> str:
+    """A readable, stable shard name from a file's path under its source root."""
+    rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
+    name = str(rel)
+    for suffix in (".gz", ".xz", ".bz2", ".zst"):
+        name = name.removesuffix(suffix)
+    for suffix in (".warc", ".wet", ".txt", ".jsonl"):
+        name = name.removesuffix(suffix)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def source_shards(config: dict) -> dict[str, dict[str, Path]]:
+    """{source name: {shard name: input file}} for every configured source, checked."""
+    shards: dict[str, dict[str, Path]] = {}
+    for i, src in enumerate(config["collect"]["sources"]):
+        if src["name"] in shards:
+            raise HaganeError(f"collect.sources[{i}].name: {src['name']!r} is used twice; names must be unique")
+        files = source_files(src, index=i)
+        root = source_root(src, files)
+        named: dict[str, Path] = {}
+        for f in files:
+            name = shard_name(f, root)
+            if name in named:
+                raise HaganeError(f"collect.sources[{i}]: files {named[name]} and {f} map to the same shard "
+                                  f"name {name!r}; set `root` or rename one")
+            named[name] = f
+        shards[src["name"]] = named
+    return shards

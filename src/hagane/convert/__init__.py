@@ -1,0 +1,1 @@
+"""convert: native checkpoints → Hugging Face transformers directories, behind a logits gate."""

@@ -1,0 +1,1 @@
+"""dedup: exact duplicates by normalised-text hash, across the whole corpus."""

@@ -1,0 +1,63 @@
+"""Exact deduplication: the first document (in shard order, then document order) with a given normalised
+text is kept; later ones are dropped with reason `exact_duplicate` and the id of the one kept.
+
+Memory holds one 16-byte digest per distinct document, so a billion documents need ~40 GB: split by
+digest prefix across jobs when that is too much (a later issue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from pathlib import Path
+
+from hagane.config import ExactDedupConfig
+from hagane.io import read_jsonl_zst, write_json, write_jsonl_zst
+from hagane.manifest import now, write_manifest
+
+DROPPED, COUNTS = "dropped.jsonl.zst", "counts.json"
+_WHITESPACE = re.compile(r"\s+")
+
+
+def dedup_key(text: str, cfg: ExactDedupConfig) -> bytes:
+    if cfg.ignore_whitespace:
+        text = _WHITESPACE.sub("", text)
+    if cfg.casefold:
+        text = text.casefold()
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def dedup_exact(cfg: ExactDedupConfig, shards: dict[str, Path], outputs: dict[str, Path], out_dir: Path) -> dict:
+    """`shards` and `outputs` map the same shard names to input and output document files."""
+    started = now()
+    first_id: dict[bytes, str] = {}
+    dropped: list[dict] = []
+    per_shard: dict[str, dict] = {}
+    for name in sorted(shards):
+        kept = 0
+
+        def unique(name=name):
+            nonlocal kept
+            for doc in read_jsonl_zst(shards[name]):
+                key = dedup_key(doc["text"], cfg)
+                if key in first_id:
+                    dropped.append({**doc, "drop_reason": "exact_duplicate", "duplicate_of": first_id[key]})
+                    continue
+                first_id[key] = doc["id"]
+                kept += 1
+                yield doc
+
+        n_in_before = len(dropped)
+        write_jsonl_zst(outputs[name], unique())
+        per_shard[name] = {"kept": kept, "dropped": len(dropped) - n_in_before}
+    reasons = Counter(d["drop_reason"] for d in dropped)
+    counts = {"documents_in": sum(s["kept"] + s["dropped"] for s in per_shard.values()),
+              "kept": sum(s["kept"] for s in per_shard.values()), "dropped": dict(reasons), "shards": per_shard}
+    write_jsonl_zst(out_dir / DROPPED, dropped)
+    write_json(out_dir / COUNTS, counts)
+    write_manifest(out_dir, stage="dedup", config={"exact": vars(cfg)}, inputs=[shards[n] for n in sorted(shards)],
+                   outputs=[*(outputs[n] for n in sorted(outputs)), out_dir / DROPPED, out_dir / COUNTS],
+                   counts=counts, started_at=started)
+    print(f"dedup: {counts['documents_in']} in, {counts['kept']} kept, {dict(reasons)}")
+    return counts

@@ -1,0 +1,1 @@
+"""evaluate: held-out perplexity and bits per character/byte of a converted model."""

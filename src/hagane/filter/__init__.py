@@ -1,0 +1,1 @@
+"""filter: score documents once (language ID, Japanese heuristics), then select cheaply."""

@@ -1,0 +1,90 @@
+"""Atomic file output, zstd JSON Lines document shards and hashing, shared by every stage."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import zstandard
+
+from hagane.errors import HaganeError
+
+# Level 3 is zstd's default: ~4x on Japanese text at hundreds of MB/s. Single-threaded compression keeps
+# the bytes identical from run to run.
+ZSTD_LEVEL = 3
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds.
+
+    Works for files and directories alike, so that outputs appear whole or not at all.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    _remove(tmp)
+    try:
+        yield tmp
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def write_jsonl_zst(path: str | os.PathLike, records: Iterable[dict]) -> int:
+    """Write records as zstd-compressed JSON Lines, atomically. Returns the number written."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        with compressor.stream_writer(raw, closefd=False) as writer:
+            for record in records:
+                line = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                writer.write(line.encode("utf-8") + b"\n")
+                n += 1
+    return n
+
+
+def read_jsonl_zst(path: str | os.PathLike) -> Iterator[dict]:
+    """Yield the records of a zstd JSON Lines shard; a malformed line fails naming file and line."""
+    with open(path, "rb") as raw:
+        reader = zstandard.ZstdDecompressor().stream_reader(raw)
+        text = io.TextIOWrapper(reader, encoding="utf-8")
+        for line_no, line in enumerate(text, start=1):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as err:
+                raise HaganeError(f"{path}:{line_no}: not a JSON record ({err.msg}, column {err.colno})") from err
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_text(*parts: str) -> str:
+    """A stable hash of strings joined by NUL (which cannot occur inside a path or a record id)."""
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
+
+
+def write_json(path: str | os.PathLike, data: object) -> None:
+    """Write pretty, key-sorted JSON atomically (stable bytes for stable data)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""pretrain: a Llama-style decoder trained with torch.distributed (DDP), checkpointed with DCP."""

@@ -1,0 +1,70 @@
+"""Who am I in the job? Rank, world size and local rank from whichever launcher started us.
+
+torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; srun sets SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID; Open MPI's
+mpiexec sets OMPI_COMM_WORLD_*; PMIx and Fujitsu MPI set PMIX_RANK or PMI_RANK/PMI_SIZE. Under a
+launcher other than torchrun, the caller must provide MASTER_ADDR and MASTER_PORT (the profile's glue).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import torch
+import torch.distributed as dist
+
+from hagane.errors import HaganeError
+
+_LAUNCHERS = (  # (name, rank variable, world-size variable, local-rank variable)
+    ("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"),
+    ("srun", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
+    ("openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
+    ("pmix", "PMIX_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
+    ("pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    launcher: str
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def detect_topology(env: dict[str, str] | None = None) -> Topology:
+    env = dict(os.environ if env is None else env)
+    for name, rank_var, size_var, local_var in _LAUNCHERS:
+        if rank_var in env and size_var in env:
+            return Topology(name, int(env[rank_var]), int(env[size_var]), int(env.get(local_var, 0)))
+    return Topology("none", 0, 1, 0)
+
+
+def choose_backend(requested: str = "auto") -> str:
+    if requested == "mpi" and not dist.is_mpi_available():
+        raise HaganeError("backend 'mpi' requested but this torch build has no MPI support "
+                          "(PyPI's builds have none); use 'gloo', or a site torch built with MPI")
+    if requested != "auto":
+        return requested
+    return "nccl" if torch.cuda.is_available() else "gloo"
+
+
+def init_distributed(topo: Topology, backend: str = "auto") -> str | None:
+    """Join the process group (when there is more than one rank); returns the backend used."""
+    if topo.world_size == 1:
+        return None
+    # srun and mpiexec set rank variables but not torch's: map them for init_method="env://".
+    os.environ.setdefault("RANK", str(topo.rank))
+    os.environ.setdefault("WORLD_SIZE", str(topo.world_size))
+    os.environ.setdefault("LOCAL_RANK", str(topo.local_rank))
+    for var in ("MASTER_ADDR", "MASTER_PORT"):
+        if var not in os.environ:
+            raise HaganeError(f"{var} is not set: under {topo.launcher}, the job script must export "
+                              "MASTER_ADDR (first node) and MASTER_PORT")
+    backend = choose_backend(backend)
+    dist.init_process_group(backend=backend)
+    return backend

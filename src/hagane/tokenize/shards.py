@@ -1,0 +1,85 @@
+"""Token shards (DESIGN.md): a flat binary array of token ids and an index that traces every token to its
+document.
+
+`NAME.bin` holds the ids, little-endian uint16 when the vocabulary fits, else uint32; documents follow
+one another, each ending in EOS. `NAME.idx.parquet` has one row per document: `doc_id`, `offset` and
+`n_tokens` (EOS included) into the `.bin`, and `n_chars`/`n_bytes` of its text (for bits per character
+and per byte). The Parquet schema metadata key `hagane` holds dtype, vocab size and EOS id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hagane.errors import HaganeError
+from hagane.io import atomic_path
+
+META_KEY = b"hagane"
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype("<u2") if vocab_size <= 2**16 else np.dtype("<u4")
+
+
+def write_token_shard(prefix: Path, docs: list[tuple[str, list[int], str]], *, vocab_size: int, eos_id: int) -> dict:
+    """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without EOS, text) triples."""
+    dtype = token_dtype(vocab_size)
+    offsets, lengths = [], []
+    offset = 0
+    with atomic_path(prefix.with_suffix(".bin")) as tmp, open(tmp, "wb") as f:
+        for _, ids, _ in docs:
+            arr = np.asarray([*ids, eos_id], dtype=dtype)
+            f.write(arr.tobytes())
+            offsets.append(offset)
+            lengths.append(len(arr))
+            offset += len(arr)
+    table = pa.table({
+        "doc_id": [d[0] for d in docs],
+        "offset": pa.array(offsets, pa.int64()),
+        "n_tokens": pa.array(lengths, pa.int64()),
+        "n_chars": pa.array([len(d[2]) for d in docs], pa.int64()),
+        "n_bytes": pa.array([len(d[2].encode("utf-8")) for d in docs], pa.int64()),
+    })
+    meta = {"dtype": dtype.str, "vocab_size": vocab_size, "eos_id": eos_id}
+    table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
+    with atomic_path(prefix.with_suffix(".idx.parquet")) as tmp:
+        pq.write_table(table, tmp)
+    return {"documents": len(docs), "tokens": offset}
+
+
+@dataclasses.dataclass
+class TokenShard:
+    """A read-only view of one shard: `tokens` is memory-mapped."""
+
+    prefix: Path
+    tokens: np.ndarray
+    index: pd.DataFrame
+    vocab_size: int
+    eos_id: int
+
+    @classmethod
+    def open(cls, prefix: str | Path) -> TokenShard:
+        prefix = Path(prefix)
+        idx_path = prefix.with_suffix(".idx.parquet")
+        table = pq.read_table(idx_path)
+        raw = (table.schema.metadata or {}).get(META_KEY)
+        if raw is None:
+            raise HaganeError(f"{idx_path}: not a Hagane token index (no '{META_KEY.decode()}' metadata)")
+        meta = json.loads(raw)
+        bin_path = prefix.with_suffix(".bin")
+        size = bin_path.stat().st_size
+        dtype = np.dtype(meta["dtype"])
+        tokens = (np.memmap(bin_path, dtype=dtype, mode="r") if size else np.zeros(0, dtype=dtype))
+        index = table.to_pandas()
+        expected = int(index["n_tokens"].sum())
+        if len(tokens) != expected:
+            raise HaganeError(f"{bin_path}: holds {len(tokens)} tokens but its index counts {expected}; "
+                              "the shard is truncated or stale — rerun tokenize")
+        return cls(prefix, tokens, index, meta["vocab_size"], meta["eos_id"])

@@ -1,0 +1,1 @@
+"""tokenizer: SentencePiece training, and a Hugging Face tokenizer directory verified against it."""

@@ -1,0 +1,144 @@
+"""The whole workflow, run by Snakemake on the shipped demo corpus with a reduced config.
+
+Checks what a user relies on: every stage leaves a manifest, the audit passes (and fails on a changed
+byte), the converted model loads in transformers, the model learned (held-out loss below the unigram
+entropy), a second run does nothing, and a config change reruns exactly the stage it belongs to and
+what follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("config.yaml")
+STAGES = ["collect", "filter", "dedup", "tokenizer", "tokenize", "pretrain", "convert", "evaluate"]
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, config: Path = CONFIG) -> subprocess.CompletedProcess:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [str(bin_dir / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--profile", str(REPO / "workflow" / "profiles" / "local"), "--configfile", str(config), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: {rule: count}."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    (workdir / "data").symlink_to(REPO / "data")
+    (workdir / "config").symlink_to(REPO / "config")
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
+    return workdir
+
+
+def test_every_stage_leaves_a_manifest_and_the_audit_passes(run):
+    for stage in STAGES:
+        manifests = list((run / "results" / stage).rglob("_manifest.json"))
+        assert manifests, f"no manifest under results/{stage}"
+        for m in manifests:
+            data = json.loads(m.read_text())
+            assert data["outputs"] and data["code"]["version"] and data["environment"]["python"]
+    assert (run / "results" / "audit" / "verify.txt").read_text().startswith("audit passed")
+    report = (run / "results" / "audit" / "verify.txt").read_text()
+    assert "data/demo/web/debian-docs.warc.gz" in report and "data/demo/text/skk-manual-ja.txt" in report
+
+
+def test_the_funnel_accounts_for_every_document(run):
+    collected = 0
+    for m in (run / "results" / "collect").rglob("_manifest.json"):
+        counts = json.loads(m.read_text())["counts"]
+        assert counts["records_seen"] == counts["documents"] + sum(counts["skipped"].values()) + sum(counts["quarantined"].values())
+        collected += counts["documents"]
+    kept = 0
+    for c in (run / "results" / "filter" / "select").rglob("counts.json"):
+        counts = json.loads(c.read_text())
+        assert counts["documents_in"] == counts["kept"] + sum(counts["dropped"].values())
+        kept += counts["kept"]
+    assert collected == 494 and 250 < kept < collected
+    dedup = json.loads((run / "results" / "dedup" / "counts.json").read_text())
+    assert dedup["documents_in"] == kept
+
+
+def test_the_model_learned_and_its_hf_export_loads(run):
+    metrics = json.loads((run / "results" / "evaluate" / "final" / "metrics.json").read_text())
+    assert metrics["loss_nats_per_token"] < metrics["unigram_entropy_nats_per_token"] - 0.5
+    assert 0 < metrics["bits_per_char"] < 8
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = run / "results" / "convert" / "model"
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    ids = tok("ガイドブックをダウンロードする", return_tensors="pt").input_ids
+    assert ids[0, 0].item() == tok.bos_token_id
+    assert model(input_ids=ids).logits.shape[-1] == 2000
+    gate = json.loads((run / "results" / "convert" / "_manifest.json").read_text())["counts"]
+    assert gate["max_abs_logit_diff"] <= 1e-4
+
+
+def test_a_second_run_does_nothing(run):
+    proc = snakemake(run, "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def changed_config(tmp_path, edit) -> Path:
+    cfg = yaml.safe_load(CONFIG.read_text())
+    edit(cfg)
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return path
+
+
+def test_changing_the_vocabulary_reruns_the_tokenizer_and_after_only(run, tmp_path):
+    cfg = changed_config(tmp_path, lambda c: c["tokenizer"].update(vocab_size=1800))
+    proc = snakemake(run, "--dry-run", config=cfg)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc.stdout) == {"train_tokenizer": 1, "tokenize_documents": 3, "pretrain_model": 1,
+                                         "convert_to_hf": 1, "evaluate_perplexity": 1, "verify_provenance": 1,
+                                         "all": 1}
+
+
+def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):
+    cfg = changed_config(tmp_path, lambda c: c["filter"]["select"].update(min_chars=300))
+    proc = snakemake(run, "--dry-run", config=cfg)
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["select_documents"] == 3 and "score_documents" not in jobs and "collect_documents" not in jobs
+
+
+def test_a_typo_in_the_config_stops_the_workflow_naming_the_key(run, tmp_path):
+    cfg = changed_config(tmp_path, lambda c: c["pretrain"].update(stpes=10))
+    proc = snakemake(run, "--dry-run", config=cfg)
+    assert proc.returncode != 0 and "stpes" in proc.stdout + proc.stderr
+
+
+def test_the_audit_names_a_changed_file(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run / "results", copy / "results", ignore=shutil.ignore_patterns("checkpoints"))
+    (copy / "data").symlink_to(REPO / "data")
+    shutil.copytree(run / "results" / "pretrain" / "checkpoints", copy / "results" / "pretrain" / "checkpoints")
+    target = copy / "results" / "dedup" / "debian_web" / "debian-docs" / "documents.jsonl.zst"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0xFF
+    target.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "hagane", "audit", "verify", "results"], cwd=copy,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "results/dedup/debian_web/debian-docs/documents.jsonl.zst has sha256" in proc.stderr

@@ -1,0 +1,51 @@
+import gzip
+
+import pytest
+
+from conftest import JA_PARAGRAPHS
+from hagane.collect import DOCUMENTS, QUARANTINE, collect_file
+from hagane.config import SourceConfig
+from hagane.errors import HaganeError
+from hagane.io import read_jsonl_zst
+
+
+def source(separator="blank_line", on_record_error="quarantine"):
+    return SourceConfig(name="txt", type="text", paths=("x",), separator=separator, on_record_error=on_record_error)
+
+
+def test_blank_line_documents_with_line_locators(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text(f"{JA_PARAGRAPHS[0]}\n{JA_PARAGRAPHS[1]}\n\n\n{JA_PARAGRAPHS[2]}\n\n{JA_PARAGRAPHS[3]}\n", encoding="utf-8")
+    acc = collect_file(source(), f, tmp_path, tmp_path / "out")
+    docs = list(read_jsonl_zst(tmp_path / "out" / DOCUMENTS))
+    assert acc.documents == 3 and [d["origin"]["line"] for d in docs] == [1, 5, 7]
+    assert docs[0]["text"] == f"{JA_PARAGRAPHS[0]}\n{JA_PARAGRAPHS[1]}"
+    assert len({d["id"] for d in docs}) == 3
+
+
+def test_line_per_document_and_gzip(tmp_path):
+    f = tmp_path / "c.txt.gz"
+    with gzip.open(f, "wt", encoding="utf-8") as g:
+        g.write("\n".join(JA_PARAGRAPHS) + "\n")
+    acc = collect_file(source("line"), f, tmp_path, tmp_path / "out")
+    assert acc.documents == 4
+
+
+def test_invalid_utf8_is_quarantined_or_fails(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_bytes(JA_PARAGRAPHS[0].encode() + b"\n\n\xe3\x81" + b"\n\n" + JA_PARAGRAPHS[1].encode() + b"\n")
+    acc = collect_file(source(), f, tmp_path, tmp_path / "out")
+    assert acc.as_dict() == {"records_seen": 3, "documents": 2, "skipped": {}, "quarantined": {"invalid_utf8": 1}}
+    (q,) = read_jsonl_zst(tmp_path / "out" / QUARANTINE)
+    assert q["locator"] == "line:3" and q["path"] == "c.txt"
+    with pytest.raises(HaganeError, match=r"c\.txt: invalid_utf8 at line:3"):
+        collect_file(source(on_record_error="fail"), f, tmp_path, tmp_path / "out2")
+
+
+def test_truncated_gzip_fails_naming_file_and_line(tmp_path):
+    f = tmp_path / "c.txt.gz"
+    with gzip.open(f, "wt", encoding="utf-8") as g:
+        g.write(("\n\n".join(JA_PARAGRAPHS) + "\n\n") * 50)
+    f.write_bytes(f.read_bytes()[:-30])
+    with pytest.raises(HaganeError, match=r"c\.txt\.gz: compressed stream broken after line \d+"):
+        collect_file(source(), f, tmp_path, tmp_path / "out")

@@ -1,0 +1,32 @@
+import torch
+
+from hagane.pretrain.model import ModelArgs, Transformer
+
+ARGS = ModelArgs(vocab_size=97, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=64, max_seq_len=16)
+
+
+def test_shapes_and_parameter_count():
+    model = Transformer(ARGS)
+    assert model(torch.randint(0, 97, (3, 16))).shape == (3, 16, 97)
+    per_layer = 32 * 32 + 2 * 32 * 16 + 32 * 32 + 3 * 32 * 64 + 2 * 32
+    assert model.num_parameters() == 97 * 32 + 2 * per_layer + 32  # tied output
+    assert model.output.weight is model.tok_embeddings.weight
+
+
+def test_attention_is_causal():
+    torch.manual_seed(0)
+    model = Transformer(ARGS).eval()
+    x = torch.randint(0, 97, (1, 12))
+    y = x.clone()
+    y[0, 8:] = (y[0, 8:] + 1) % 97
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    assert torch.equal(a[0, :8], b[0, :8]) and not torch.allclose(a[0, 8:], b[0, 8:])
+
+
+def test_same_seed_same_weights():
+    torch.manual_seed(5)
+    a = Transformer(ARGS).state_dict()
+    torch.manual_seed(5)
+    b = Transformer(ARGS).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,75 @@
+"""The trainer under torchrun with 2 gloo ranks (DDP), checked against stored golden losses, and
+resumed from a DCP checkpoint with the same numbers as an uninterrupted run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from hagane.pretrain.checkpoint import STATE_FILE, read_state
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "debug_losses.json")
+DEBUG = {"model": {"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn_dim": 128},
+         "seq_len": 32, "global_batch_size": 8, "steps": 12, "lr": 0.003, "min_lr": 0.0003, "warmup_steps": 2,
+         "seed": 7, "nproc": 2, "threads_per_rank": 1, "checkpoint_every": 6, "log_every": 1}
+
+
+def run_train(toy_corpus, out_dir, ranks=2):
+    cmd = [sys.executable, "-m", "hagane", "pretrain", "train", "--pretrain-json", json.dumps(DEBUG),
+           "--ranks", str(ranks), "--shards", str(toy_corpus / "tokens" / "train"),
+           "--tokenizer", str(toy_corpus / "tokenizer" / "spm.model"), "--out-dir", str(out_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()], proc.stdout
+
+
+@pytest.fixture(scope="module")
+def first_run(toy_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    metrics, log = run_train(toy_corpus, out)
+    return out, metrics, log
+
+
+def test_two_gloo_ranks_reproduce_the_golden_losses(first_run):
+    out, metrics, log = first_run
+    assert "2 rank(s) via torchrun" in log
+    losses = [m["loss"] for m in metrics]
+    assert [m["step"] for m in metrics] == list(range(1, 13))
+    with open(GOLDEN) as f:
+        golden = json.load(f)
+    assert golden["config"] == DEBUG, "the debug config changed: regenerate tests/fixtures/debug_losses.json"
+    assert losses == pytest.approx(golden["losses"], rel=1e-5)
+    assert losses[-1] < losses[0] - 1.0  # it learns
+    state = read_state(out / "checkpoints" / "step_0000012")
+    assert state["step"] == 12 and state["model_args"]["dim"] == 64
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["counts"]["world_size"] == 2 and manifest["counts"]["steps"] == 12
+
+
+def test_resume_from_checkpoint_gives_the_same_losses(first_run, toy_corpus, tmp_path):
+    out, metrics, _ = first_run
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    # As if the job had been killed after the step-6 checkpoint.
+    shutil.rmtree(resumed / "checkpoints" / "step_0000012")
+    lines = (resumed / "metrics.jsonl").read_text().splitlines()[:6]
+    (resumed / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    again, log = run_train(toy_corpus, resumed)
+    assert "resuming from" in log and "step_0000006" in log
+    assert [m["loss"] for m in again] == [m["loss"] for m in metrics]  # bit for bit
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(first_run, toy_corpus, tmp_path):
+    out, _, _ = first_run
+    other = tmp_path / "other"
+    shutil.copytree(out / "checkpoints", other / "checkpoints")
+    state_file = other / "checkpoints" / "step_0000012" / STATE_FILE
+    state = json.loads(state_file.read_text())
+    state["fingerprint"] = "0" * 16
+    state_file.write_text(json.dumps(state))
+    shutil.rmtree(other / "checkpoints" / "step_0000006")
+    _, log = run_train(toy_corpus, other)
+    assert "resuming" not in log and "from a run with another config or data" in log

@@ -1,0 +1,65 @@
+
+import pytest
+import yaml
+
+from hagane.config import load_config_file, source_shards, stage_config, validate
+from hagane.errors import HaganeError
+
+
+def write(tmp_path, config):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+def test_demo_config_is_valid_and_filled(repo, demo_config, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = load_config_file(repo / "config" / "config.yaml")
+    assert config["tokenizer"]["vocab_size"] == demo_config["tokenizer"]["vocab_size"]
+    shards = source_shards(config)
+    assert set(shards) == {"debian_web", "manuals_text"}
+    assert [p.name for p in shards["manuals_text"].values()] == ["mew-manual-ja.txt.gz", "skk-manual-ja.txt"]
+
+
+def test_typo_names_the_key_and_the_file(tmp_path, demo_config):
+    demo_config["tokenizer"]["vocab_sise"] = 100
+    path = write(tmp_path, demo_config)
+    with pytest.raises(HaganeError) as err:
+        load_config_file(path)
+    assert str(path) in str(err.value)
+    assert "unknown key 'vocab_sise' in tokenizer" in str(err.value)
+
+
+def test_wrong_type_names_the_key(tmp_path, demo_config):
+    demo_config["pretrain"]["steps"] = "many"
+    with pytest.raises(HaganeError, match=r"pretrain\.steps: 'many' is not of type 'integer'"):
+        load_config_file(write(tmp_path, demo_config))
+
+
+def test_unknown_section_and_nested_source_key(tmp_path, demo_config):
+    demo_config["collect"]["sources"][1]["seperator"] = "line"
+    with pytest.raises(HaganeError, match=r"unknown key 'seperator' in collect\.sources\[1\]"):
+        load_config_file(write(tmp_path, demo_config))
+
+
+def test_separator_only_for_text_sources():
+    bad = {"sources": [{"name": "w", "type": "warc", "paths": ["x"], "separator": "line"}]}
+    with pytest.raises(HaganeError, match=r"collect\.sources\[0\]"):
+        validate(bad, origin="test", section="collect")
+
+
+def test_defaults_come_from_the_schema():
+    cfg = stage_config("tokenizer", {}, origin="test")
+    assert (cfg.model_type, cfg.vocab_size, cfg.byte_fallback) == ("unigram", 32000, True)
+    text = {"sources": [{"name": "t", "type": "text", "paths": ["a.txt"]}]}
+    validate(text, origin="test", section="collect")
+    assert text["sources"][0]["separator"] == "blank_line"
+    assert text["sources"][0]["on_record_error"] == "quarantine"
+
+
+def test_missing_source_file_names_the_key(tmp_path, demo_config, repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    demo_config["collect"]["sources"][0]["paths"] = ["data/demo/web/*.warc.gz", "data/nowhere/*.warc.gz"]
+    config = load_config_file(write(tmp_path, demo_config))
+    with pytest.raises(HaganeError, match=r"collect\.sources\[0\]\.paths\[1\]: 'data/nowhere/\*\.warc\.gz' matches no file"):
+        source_shards(config)
