@@ -68,8 +68,10 @@ def hf_config(args: ModelArgs, *, bos_id: int, eos_id: int, pad_id: int):
 
 
 def args_from_hf_config(config) -> ModelArgs:
+    # transformers 5 keeps the rotary base in `rope_parameters`; 4.x had a `rope_theta` attribute.
+    rope = getattr(config, "rope_parameters", None) or {"rope_theta": config.rope_theta}
     return ModelArgs(vocab_size=config.vocab_size, dim=config.hidden_size, n_layers=config.num_hidden_layers,
                      n_heads=config.num_attention_heads, n_kv_heads=config.num_key_value_heads,
                      ffn_dim=config.intermediate_size, max_seq_len=config.max_position_embeddings,
-                     rope_theta=config.rope_theta, norm_eps=config.rms_norm_eps,
+                     rope_theta=float(rope["rope_theta"]), norm_eps=config.rms_norm_eps,
                      tie_embeddings=config.tie_word_embeddings)
