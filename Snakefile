@@ -1,7 +1,6 @@
 # Hagane (鋼): raw Japanese text → evaluated language model. See README.md and config/README.md.
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
 
 

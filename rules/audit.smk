@@ -17,10 +17,10 @@ rule verify_provenance:
         "logs/audit/verify.log",
     benchmark:
         "benchmarks/audit/verify.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
     shell:
         "hagane audit verify results > {output:q} 2> {log:q}"

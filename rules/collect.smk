@@ -9,13 +9,13 @@ rule collect_documents:
         "logs/collect/{source}/{part}.log",
     benchmark:
         "benchmarks/collect/{source}/{part}.tsv"
-    params:
-        source=source_json,
-        out_dir=out_dir,
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/data.yaml"
+    params:
+        source=source_json,
+        out_dir=out_dir,
     shell:
         "hagane collect run --source-json {params.source:q} --input {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

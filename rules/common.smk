@@ -25,7 +25,9 @@ def collect_input(wildcards):
 
 
 def source_json(wildcards):
-    entry = next(s for s in config["collect"]["sources"] if s["name"] == wildcards.source)
+    entry = next(
+        s for s in config["collect"]["sources"] if s["name"] == wildcards.source
+    )
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

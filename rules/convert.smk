@@ -11,14 +11,14 @@ rule convert_to_hf:
         "logs/convert/hf.log",
     benchmark:
         "benchmarks/convert/hf.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
     params:
         cfg=section("convert"),
         valid=per_shard("results/tokenize/{shard}/valid"),
         out_dir=out_dir,
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    conda:
-        "../envs/eval.yaml"
     shell:
         "hagane convert hf --convert-json {params.cfg:q} --checkpoint {input.checkpoint:q} --tokenizer-dir {input.tokenizer_dir:q} --spm {input.spm:q} --valid {params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -10,14 +10,14 @@ rule dedup_exact:
         "logs/dedup/exact.log",
     benchmark:
         "benchmarks/dedup/exact.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         cfg=section("dedup"),
         shards=dedup_shard_args,
         out_dir=out_dir,
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../envs/data.yaml"
     shell:
         "hagane dedup exact --dedup-json {params.cfg:q} --shards {params.shards} --out-dir {params.out_dir:q} > {log:q} 2>&1"

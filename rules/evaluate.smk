@@ -13,14 +13,14 @@ rule evaluate_perplexity:
         "logs/evaluate/final.log",
     benchmark:
         "benchmarks/evaluate/final.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
     params:
         cfg=section("evaluate"),
         valid=per_shard("results/tokenize/{shard}/valid"),
         out_dir=out_dir,
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    conda:
-        "../envs/eval.yaml"
     shell:
         "hagane evaluate perplexity --evaluate-json {params.cfg:q} --model {input.model:q} --valid {params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -12,14 +12,14 @@ rule score_documents:
         "logs/filter/score/{source}/{part}.log",
     benchmark:
         "benchmarks/filter/score/{source}/{part}.tsv"
-    params:
-        cfg=section("filter", "score"),
-        out_dir=out_dir,
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cfg=section("filter", "score"),
+        out_dir=out_dir,
     shell:
         "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
@@ -41,13 +41,13 @@ rule select_documents:
         "logs/filter/select/{source}/{part}.log",
     benchmark:
         "benchmarks/filter/select/{source}/{part}.tsv"
-    params:
-        cfg=section("filter", "select"),
-        out_dir=out_dir,
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cfg=section("filter", "select"),
+        out_dir=out_dir,
     shell:
         "hagane filter select --filter-json {params.cfg:q} --documents {input.docs:q} --scores {input.scores:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

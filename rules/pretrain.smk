@@ -15,16 +15,16 @@ rule pretrain_model:
         "logs/pretrain/train.log",
     benchmark:
         "benchmarks/pretrain/train.tsv"
-    params:
-        cfg=section("pretrain"),
-        shards=per_shard("results/tokenize/{shard}/train"),
-        out_dir=out_dir,
+    conda:
+        "../envs/train.yaml"
     threads: config["pretrain"]["nproc"] * config["pretrain"]["threads_per_rank"]
     resources:
         tasks=config["pretrain"]["nproc"],
         mem_mb=8000,
         runtime=240,
-    conda:
-        "../envs/train.yaml"
+    params:
+        cfg=section("pretrain"),
+        shards=per_shard("results/tokenize/{shard}/train"),
+        out_dir=out_dir,
     shell:
         "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -12,15 +12,15 @@ rule tokenize_documents:
         "logs/tokenize/{source}/{part}.log",
     benchmark:
         "benchmarks/tokenize/{source}/{part}.tsv"
-    params:
-        cfg=section("tokenize"),
-        split=section("split"),
-        out_dir=out_dir,
+    conda:
+        "../envs/data.yaml"
     threads: config["tokenize"]["num_threads"]
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cfg=section("tokenize"),
+        split=section("split"),
+        out_dir=out_dir,
     shell:
         "hagane tokenize encode --tokenize-json {params.cfg:q} --split-json {params.split:q} --documents {input.docs:q} --tokenizer {input.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

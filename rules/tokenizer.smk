@@ -11,15 +11,15 @@ rule train_tokenizer:
         "logs/tokenizer/train.log",
     benchmark:
         "benchmarks/tokenizer/train.tsv"
-    params:
-        cfg=section("tokenizer"),
-        split=section("split"),
-        out_dir=out_dir,
+    conda:
+        "../envs/data.yaml"
     threads: config["tokenizer"]["num_threads"]
     resources:
         mem_mb=8000,
         runtime=120,
-    conda:
-        "../envs/data.yaml"
+    params:
+        cfg=section("tokenizer"),
+        split=section("split"),
+        out_dir=out_dir,
     shell:
         "hagane tokenizer train --tokenizer-json {params.cfg:q} --split-json {params.split:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -50,7 +50,7 @@ def test_separator_only_for_text_sources():
 
 def test_defaults_come_from_the_schema():
     cfg = stage_config("tokenizer", {}, origin="test")
-    assert (cfg.model_type, cfg.vocab_size, cfg.byte_fallback) == ("unigram", 32000, True)
+    assert (cfg.model_type, cfg.vocab_size, cfg.byte_fallback) == ("bpe", 32000, True)
     text = {"sources": [{"name": "t", "type": "text", "paths": ["a.txt"]}]}
     validate(text, origin="test", section="collect")
     assert text["sources"][0]["separator"] == "blank_line"
