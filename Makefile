@@ -15,7 +15,7 @@ KENLM_VERSION := 0.3.0
 # tcmalloc for faster CPU training (DESIGN.md).
 APT_PACKAGES := build-essential cmake libboost-program-options-dev libboost-system-dev \
 	libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev \
-	libtcmalloc-minimal4 python3-venv
+	libtcmalloc-minimal4 python3-venv python3-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SNAKEMAKE := $(BIN)/snakemake
 

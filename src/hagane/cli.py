@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hagane.config import load_config_file, source_files, source_root, stage_config, build, SourceConfig, validate
+from hagane.config import SourceConfig, build, load_config_file, source_files, stage_config, validate
 from hagane.errors import HaganeError
 
 
@@ -68,7 +68,8 @@ def cmd_collect(args) -> None:
     else:
         raise HaganeError("give --config FILE --source NAME, or --source-json")
     source = build(SourceConfig, data, f"source {data.get('name')!r}")
-    root = source_root(source, source_files(source))
+    roots = source_files(source)
+    root = roots.get(args.input, Path(source.root) if source.root else args.input.parent)
     collect_file(source, args.input, root, args.out_dir)
 
 
@@ -129,7 +130,11 @@ def _tcmalloc_preload() -> str | None:
 def cmd_pretrain_train(args) -> None:
     from hagane.pretrain.distributed import detect_topology
 
+    from hagane.pretrain.model import ModelArgs
+
     (cfg,) = _sections(args)
+    # Shape errors surface now, not after the ranks have started and loaded the data.
+    ModelArgs.from_config(cfg.model, vocab_size=1, max_seq_len=cfg.seq_len).check()
     launched = detect_topology().world_size > 1
     nproc = args.ranks or cfg.nproc
     if args.launcher == "torchrun" or (args.launcher == "auto" and not launched and nproc > 1):

@@ -264,26 +264,32 @@ def section_json(config: dict, section: str) -> str:
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-def source_files(source: SourceConfig | dict, *, index: int | None = None) -> list[Path]:
-    """The files a source names, sorted; a pattern that matches nothing fails naming the key."""
+def static_root(pattern: str) -> Path:
+    """The directory part of a pattern before its first wildcard: 'data/web/*/x.warc.gz' → data/web."""
+    m = _GLOB_CHARS.search(pattern)
+    head = pattern[:m.start()] if m else pattern
+    return Path(os.path.dirname(head) or ".")
+
+
+def source_files(source: SourceConfig | dict, *, index: int | None = None) -> dict[Path, Path]:
+    """{file: root} for the files a source names, sorted; a pattern matching nothing fails naming the key.
+
+    A file's root is the source's `root`, else the fixed directory part of the pattern that found it:
+    ids and origin paths are relative to it, so adding files elsewhere never changes them.
+    """
     src = source if isinstance(source, dict) else dataclasses.asdict(source)
     where = f"collect.sources[{index}]" if index is not None else f"source {src['name']!r}"
-    files: list[Path] = []
+    files: dict[Path, Path] = {}
     for i, pattern in enumerate(src["paths"]):
         matches = sorted(glob.glob(pattern)) if _GLOB_CHARS.search(pattern) else [pattern]
         matches = [m for m in matches if os.path.isfile(m)]
         if not matches:
             raise HaganeError(f"{where}.paths[{i}]: {pattern!r} matches no file "
                               f"(relative to {os.getcwd()})")
-        files.extend(Path(m) for m in matches)
-    return sorted(set(files))
-
-
-def source_root(source: SourceConfig | dict, files: list[Path]) -> Path:
-    root = source.get("root") if isinstance(source, dict) else source.root
-    if root:
-        return Path(root)
-    return Path(os.path.commonpath([str(f.parent) for f in files])) if files else Path(".")
+        root = Path(src["root"]) if src.get("root") else static_root(pattern)
+        for m in matches:
+            files.setdefault(Path(m), root)
+    return dict(sorted(files.items()))
 
 
 def shard_name(path: Path, root: Path) -> str:
@@ -303,10 +309,8 @@ def source_shards(config: dict) -> dict[str, dict[str, Path]]:
     for i, src in enumerate(config["collect"]["sources"]):
         if src["name"] in shards:
             raise HaganeError(f"collect.sources[{i}].name: {src['name']!r} is used twice; names must be unique")
-        files = source_files(src, index=i)
-        root = source_root(src, files)
         named: dict[str, Path] = {}
-        for f in files:
+        for f, root in source_files(src, index=i).items():
             name = shard_name(f, root)
             if name in named:
                 raise HaganeError(f"collect.sources[{i}]: files {named[name]} and {f} map to the same shard "

@@ -55,7 +55,7 @@ def code_version() -> dict:
     try:
         commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"],
                                 capture_output=True, text=True, check=True).stdout
         dirty = bool(status.strip())
     except (OSError, subprocess.CalledProcessError):

@@ -22,7 +22,8 @@ class AuditFailure(Exception):
 
 
 def _key(path: str) -> str:
-    return os.path.normpath(path)
+    # Absolute, so that a stage run by hand with absolute paths still links to its producer.
+    return os.path.abspath(path)
 
 
 def check_file(entry: dict, manifest: Path, role: str) -> None:
@@ -46,11 +47,13 @@ def verify(results: Path) -> dict:
     for path, m in manifests.items():
         for out in m["outputs"]:
             producer[_key(out["path"])] = (path, out)
-    consumed = {producer[_key(i["path"])][0] for m in manifests.values() for i in m["inputs"]
-                if _key(i["path"]) in producer}
-    # Start from the end of the chain (evaluation), then anything no later stage consumed.
-    roots = sorted(manifests, key=lambda p: (manifests[p]["stage"] != "evaluate", str(p)))
-    roots = [p for p in roots if p not in consumed]
+    # Walk from the end of the chain, the evaluations. Manifests they do not lead to (left by a source
+    # since removed from the config, say) are reported as unreached, not checked: they made no model.
+    roots = [p for p in manifests if manifests[p]["stage"] == "evaluate"]
+    if not roots:
+        consumed = {producer[_key(i["path"])][0] for m in manifests.values() for i in m["inputs"]
+                    if _key(i["path"]) in producer}
+        roots = [p for p in manifests if p not in consumed]
     results_prefix = os.path.abspath(results) + os.sep
     queue, seen = deque(roots), set()
     raw_sources: set[str] = set()
@@ -71,13 +74,13 @@ def verify(results: Path) -> dict:
             if key in producer:
                 source_manifest, recorded = producer[key]
                 if recorded["sha256"] != inp["sha256"]:
-                    raise AuditFailure(f"{path}: input {key} has sha256 {inp['sha256']}, but {source_manifest} "
+                    raise AuditFailure(f"{path}: input {inp['path']} has sha256 {inp['sha256']}, but {source_manifest} "
                                        f"recorded {recorded['sha256']} when it wrote it")
                 queue.append(source_manifest)
-            elif os.path.abspath(key).startswith(results_prefix):
-                raise AuditFailure(f"{path}: input {key} lies under {results} but no manifest produced it")
+            elif key.startswith(results_prefix):
+                raise AuditFailure(f"{path}: input {inp['path']} lies under {results} but no manifest produced it")
             else:
-                raw_sources.add(key)
+                raw_sources.add(inp["path"])
     unreached = sorted(str(p) for p in manifests if p not in seen)
     return {"manifests": len(seen), "files_checked": files_checked, "raw_sources": sorted(raw_sources),
             "unreached_manifests": unreached}

@@ -19,13 +19,20 @@ _CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+
 DEFAULT_CHARSET = "utf-8"
 
 
+# Pages labelled Shift_JIS or EUC-JP are in practice written with the vendor supersets (Windows-31J,
+# EUC-JIS-2004): ①, ～ and 髙 are not in strict Shift_JIS, and decoding strictly would quarantine them.
+_SUPERSETS = {"shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+              "windows-31j": "cp932", "euc-jp": "euc_jis_2004", "x-euc-jp": "euc_jis_2004"}
+
+
 def page_charset(content_type: str | None, body: bytes) -> str:
     """The charset the HTTP header declares, else the one in a <meta> tag, else UTF-8."""
+    declared = DEFAULT_CHARSET
     if content_type and (m := _CHARSET_IN_HEADER.search(content_type)):
-        return m.group(1).lower()
-    if m := _CHARSET_IN_META.search(body[:4096]):
-        return m.group(1).decode("ascii").lower()
-    return DEFAULT_CHARSET
+        declared = m.group(1).lower()
+    elif m := _CHARSET_IN_META.search(body[:4096]):
+        declared = m.group(1).decode("ascii").lower()
+    return _SUPERSETS.get(declared, declared)
 
 
 def extract_text(html: str, url: str | None) -> tuple[str | None, str | None]:

@@ -33,9 +33,9 @@ def gate_prompts(valid_prefixes: list[Path], n: int, n_tokens: int) -> list[list
     for prefix in sorted(valid_prefixes):
         shard = TokenShard.open(prefix)
         for offset, length in zip(shard.index["offset"], shard.index["n_tokens"]):
-            take = min(int(length), n_tokens)
+            take = min(int(length), n_tokens)  # each document starts with BOS in the shards
             if take >= 2:
-                prompts.append([BOS, *map(int, shard.tokens[offset:offset + take - 1])])
+                prompts.append(list(map(int, shard.tokens[offset:offset + take])))
             if len(prompts) == n:
                 return prompts
     if not prompts:

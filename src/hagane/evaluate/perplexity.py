@@ -1,8 +1,8 @@
 """Held-out perplexity of a Hugging Face model on the validation token shards.
 
-The validation documents, concatenated (each ends in EOS), are cut into windows of the model's context
+The validation documents, concatenated (each is BOS, tokens, EOS), are cut into windows of the model's context
 length; window k predicts its tokens from the ones before them inside the window. Every token but the
-very first is predicted exactly once. Bits per character and per byte divide the total negative
+very first is predicted exactly once; BOS targets are not counted (they carry no text). Bits per character and per byte divide the total negative
 log-likelihood (in bits) by the characters and UTF-8 bytes of the same documents, which makes models
 with different tokenizers comparable.
 """
@@ -35,8 +35,9 @@ def unigram_entropy(tokens: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def total_nll(model, tokens: np.ndarray, context: int, batch_size: int) -> tuple[float, int]:
-    """Sum of -ln p over every predicted token, and how many were predicted."""
+def total_nll(model, tokens: np.ndarray, context: int, batch_size: int, ignore_id: int = -100) -> tuple[float, int]:
+    """Sum of -ln p over every predicted token except `ignore_id` (BOS: it always follows EOS and carries
+    no text), and how many were predicted."""
     windows = [tokens[s:s + context + 1].astype(np.int64) for s in range(0, len(tokens) - 1, context)]
     # Full windows go in batches; the shorter last one, if any, alone.
     short = [windows.pop()] if len(windows[-1]) != len(windows[0]) else []
@@ -48,8 +49,9 @@ def total_nll(model, tokens: np.ndarray, context: int, batch_size: int) -> tuple
         stacked = torch.from_numpy(np.stack(batch))
         x, y = stacked[:, :-1], stacked[:, 1:]
         logits = model(input_ids=x).logits.float()
-        nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
-        n += y.numel()
+        nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum",
+                               ignore_index=ignore_id).item()
+        n += int((y != ignore_id).sum())
     return nll, n
 
 
@@ -65,7 +67,7 @@ def evaluate_model(cfg: EvaluateConfig, model_dir: Path, valid_prefixes: list[Pa
     n_bytes = int(sum(s.index["n_bytes"].sum() for s in shards))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True).eval()
     context = model.config.max_position_embeddings
-    nll, n = total_nll(model, tokens, context, cfg.batch_size)
+    nll, n = total_nll(model, tokens, context, cfg.batch_size, ignore_id=shards[0].bos_id)
     loss = nll / n
     metrics = {
         "validation_documents": int(sum(len(s.index) for s in shards)),

@@ -39,6 +39,9 @@ def drop_reason(scores: dict, active: list[Rule]) -> str | None:
 def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path) -> dict:
     started = now()
     table = pd.read_parquet(scores).set_index("id")
+    if table.index.has_duplicates:
+        dup = table.index[table.index.duplicated()][0]
+        raise HaganeError(f"{scores}: document id {dup} appears more than once; ids must be unique per shard")
     active = rules(cfg)
     kept: list[dict] = []
     dropped: list[dict] = []

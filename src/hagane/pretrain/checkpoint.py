@@ -1,8 +1,9 @@
 """Checkpoints through torch.distributed.checkpoint (DCP), written whole or not at all.
 
-A checkpoint is `checkpoints/step_NNNNNNN/`: DCP's files for model and optimizer state, plus
-`trainer_state.json` (step, learning-rate schedule position, the model's arguments and a fingerprint of
-the run's config and data). All ranks write into a hidden temporary directory; rank 0 renames it into
+A checkpoint is `checkpoints/step_NNNNNNN/`: DCP's files for model and optimizer state and the torch
+RNG state, plus `trainer_state.json` (the step, which is also the learning-rate schedule's position and
+the data loader's, the model's arguments and a fingerprint of the run's config and data) and a copy of
+`metrics.jsonl` up to that step. All ranks write into a hidden temporary directory; rank 0 renames it into
 place after every rank finished, so a directory named `step_*` is always complete.
 """
 
@@ -13,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
@@ -24,28 +26,31 @@ def step_dir(root: Path, step: int) -> Path:
     return root / f"step_{step:07d}"
 
 
-def _barrier() -> None:
+def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
 
 
-def save_checkpoint(root: Path, step: int, model, optimizer, *, model_args, fingerprint: str, is_main: bool) -> Path:
+def save_checkpoint(root: Path, step: int, model, optimizer, *, model_args, fingerprint: str, is_main: bool,
+                    metrics: Path | None = None) -> Path:
     final = step_dir(root, step)
     tmp = root / f".{final.name}.tmp"
     if is_main:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-    _barrier()
+    barrier()
     model_sd, optim_sd = get_state_dict(model, optimizer)
-    dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
+    dcp.save({"model": model_sd, "optim": optim_sd, "rng": torch.get_rng_state()}, checkpoint_id=str(tmp))
     if is_main:
         state = {"step": step, "model_args": dataclasses.asdict(model_args), "fingerprint": fingerprint}
         (tmp / STATE_FILE).write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    _barrier()
+        if metrics is not None:
+            shutil.copyfile(metrics, tmp / metrics.name)
+    barrier()
     if is_main:
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
-    _barrier()
+    barrier()
     return final
 
 
@@ -68,9 +73,10 @@ def stale_checkpoints(root: Path, fingerprint: str) -> list[Path]:
 
 def load_checkpoint(ckpt: Path, model, optimizer) -> int:
     model_sd, optim_sd = get_state_dict(model, optimizer)
-    state = {"model": model_sd, "optim": optim_sd}
+    state = {"model": model_sd, "optim": optim_sd, "rng": torch.get_rng_state()}
     dcp.load(state, checkpoint_id=str(ckpt))
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    torch.set_rng_state(state["rng"])
     return read_state(ckpt)["step"]
 
 

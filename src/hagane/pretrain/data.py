@@ -23,7 +23,8 @@ class SampleStream:
         shards = [TokenShard.open(p) for p in sorted(prefixes)]
         if not shards:
             raise HaganeError("no training token shards given")
-        self.tokens = np.concatenate([np.asarray(s.tokens, dtype=np.int64) for s in shards])
+        # Kept in the shards' own dtype (uint16 for most vocabularies); windows are widened one at a time.
+        self.tokens = np.concatenate([np.asarray(s.tokens) for s in shards])
         self.vocab_size = shards[0].vocab_size
         self.seq_len, self.seed = seq_len, seed
         self.n_windows = (len(self.tokens) - 1) // seq_len
@@ -40,7 +41,7 @@ class SampleStream:
     def window(self, global_index: int) -> np.ndarray:
         epoch, pos = divmod(global_index, self.n_windows)
         start = int(self._permutation(epoch)[pos]) * self.seq_len
-        return self.tokens[start:start + self.seq_len + 1]
+        return self.tokens[start:start + self.seq_len + 1].astype(np.int64)
 
     def batch(self, step: int, global_batch: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor]:
         per_rank = global_batch // world

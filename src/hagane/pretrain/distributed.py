@@ -39,6 +39,10 @@ class Topology:
 def detect_topology(env: dict[str, str] | None = None) -> Topology:
     env = dict(os.environ if env is None else env)
     for name, rank_var, size_var, local_var in _LAUNCHERS:
+        # An sbatch script itself has SLURM_PROCID and SLURM_NTASKS but is no task of a step: only
+        # processes started by srun (which sets SLURM_STEP_ID) are ranks.
+        if name == "srun" and "SLURM_STEP_ID" not in env:
+            continue
         if rank_var in env and size_var in env:
             return Topology(name, int(env[rank_var]), int(env[size_var]), int(env.get(local_var, 0)))
     return Topology("none", 0, 1, 0)

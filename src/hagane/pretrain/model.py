@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hagane.config import ModelConfig
+from hagane.errors import HaganeError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +42,11 @@ class ModelArgs:
 
     def check(self) -> None:
         if self.dim % self.n_heads:
-            raise ValueError(f"model.dim {self.dim} is not divisible by model.n_heads {self.n_heads}")
+            raise HaganeError(f"model.dim {self.dim} is not divisible by model.n_heads {self.n_heads}")
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(f"model.n_heads {self.n_heads} is not a multiple of model.n_kv_heads {self.n_kv_heads}")
+            raise HaganeError(f"model.n_heads {self.n_heads} is not a multiple of model.n_kv_heads {self.n_kv_heads}")
         if self.head_dim % 2:
-            raise ValueError(f"head dimension {self.head_dim} must be even for rotary positions")
+            raise HaganeError(f"head dimension {self.head_dim} must be even for rotary positions")
 
 
 class RMSNorm(nn.Module):

@@ -17,7 +17,8 @@ from hagane.config import PretrainConfig
 from hagane.errors import HaganeError
 from hagane.io import sha256_file, sha256_text
 from hagane.manifest import now, write_manifest
-from hagane.pretrain.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, stale_checkpoints, step_dir
+from hagane.pretrain.checkpoint import (barrier, latest_checkpoint, load_checkpoint, save_checkpoint,
+                                       stale_checkpoints, step_dir)
 from hagane.pretrain.data import SampleStream
 from hagane.pretrain.distributed import detect_topology, init_distributed
 from hagane.pretrain.model import ModelArgs, Transformer
@@ -44,11 +45,17 @@ def build_optimizer(model: torch.nn.Module, cfg: PretrainConfig) -> torch.optim.
                              lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=True)
 
 
+# Settings that do not change what is computed: a run may resume with other values of these (on another
+# number of ranks, say), since the data order depends only on the seed and the sample index.
+NOT_IN_FINGERPRINT = {"nproc", "threads_per_rank", "checkpoint_every", "log_every"}
+
+
 def run_fingerprint(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path) -> str:
-    """Which run a checkpoint belongs to: the config and the exact data. Only matching ones resume."""
-    parts = [json.dumps(dataclasses.asdict(cfg), sort_keys=True), sha256_file(tokenizer_model)]
+    """Which run a checkpoint belongs to: the training maths and the exact data. Only matching ones resume."""
+    maths = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_IN_FINGERPRINT}
+    parts = [json.dumps(maths, sort_keys=True), sha256_file(tokenizer_model)]
     for prefix in sorted(shards):
-        parts += [str(prefix), str(prefix.with_suffix(".bin").stat().st_size)]
+        parts += [prefix.name, sha256_file(prefix.with_suffix(".idx.parquet"))]
     return sha256_text(*parts)[:16]
 
 
@@ -60,32 +67,45 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
         raise HaganeError(f"pretrain.global_batch_size {cfg.global_batch_size} is not divisible by "
                           f"the {topo.world_size} ranks of this job")
     torch.set_num_threads(cfg.threads_per_rank)
-    init_distributed(topo, backend)
+    backend_used = init_distributed(topo, backend)
+    # Training runs where the collectives run: NCCL needs the model and batches on this rank's GPU.
+    use_cuda = backend_used == "nccl" or (backend_used is None and backend in ("auto", "nccl") and torch.cuda.is_available())
+    device = torch.device(f"cuda:{topo.local_rank}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
     ckpt_root = out_dir / "checkpoints"
     fingerprint = run_fingerprint(cfg, shards, tokenizer_model)
 
     data = SampleStream(shards, cfg.seq_len, cfg.seed)
     args = ModelArgs.from_config(cfg.model, vocab_size=data.vocab_size, max_seq_len=cfg.seq_len)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank, whatever the world size
-    model = Transformer(args)
+    model = Transformer(args).to(device)
     optimizer = build_optimizer(model, cfg)
     wrapped = parallelize(model)
 
     start_step = 0
     resume = latest_checkpoint(ckpt_root, fingerprint) if ckpt_root.is_dir() else None
+    barrier()  # every rank has chosen before rank 0 moves anything
+    metrics_path = out_dir / METRICS
     if resume is not None:
         start_step = load_checkpoint(resume, wrapped, optimizer)
         if topo.is_main:
             print(f"resuming from {resume} at step {start_step}", flush=True)
-    elif topo.is_main and ckpt_root.is_dir():
-        for stale in stale_checkpoints(ckpt_root, fingerprint):
-            print(f"removing checkpoint {stale} from a run with another config or data", flush=True)
-            shutil.rmtree(stale)
-    metrics_path = out_dir / METRICS
-    if topo.is_main:
+            # The metrics up to the checkpoint travel inside it: lines logged after it (by the run that
+            # died) are dropped, and a metrics file deleted by Snakemake after the failure comes back.
+            shutil.copyfile(resume / METRICS, metrics_path)
+    elif topo.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        if start_step == 0:
-            metrics_path.unlink(missing_ok=True)
+        metrics_path.unlink(missing_ok=True)
+        if ckpt_root.is_dir():
+            for stale in stale_checkpoints(ckpt_root, fingerprint):
+                aside = out_dir / "stale" / stale.name
+                print(f"moving checkpoint {stale} (another config or data) aside to {aside}", flush=True)
+                shutil.rmtree(aside, ignore_errors=True)
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                stale.rename(aside)
+    if topo.is_main:
+        metrics_path.touch()
         n_params = model.num_parameters()
         print(f"model: {n_params:,} parameters; {data.n_windows:,} windows of {cfg.seq_len} tokens; "
               f"{topo.world_size} rank(s) via {topo.launcher}", flush=True)
@@ -96,7 +116,7 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
         lr = learning_rate(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = data.batch(step, cfg.global_batch_size, topo.rank, topo.world_size)
+        x, y = (t.to(device) for t in data.batch(step, cfg.global_batch_size, topo.rank, topo.world_size))
         logits = wrapped(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         loss.backward()
@@ -121,7 +141,7 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
             last_time, last_step = time.perf_counter(), done
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             save_checkpoint(ckpt_root, done, wrapped, optimizer, model_args=args, fingerprint=fingerprint,
-                            is_main=topo.is_main)
+                            is_main=topo.is_main, metrics=metrics_path)
 
     final = step_dir(ckpt_root, cfg.steps)
     if topo.is_main:

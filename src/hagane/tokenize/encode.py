@@ -11,7 +11,7 @@ from hagane.io import read_jsonl_zst
 from hagane.manifest import now, write_manifest
 from hagane.split import is_validation
 from hagane.tokenize.shards import write_token_shard
-from hagane.tokenizer.train import EOS
+from hagane.tokenizer.train import BOS, EOS
 
 SPLITS = ("train", "valid")
 
@@ -29,7 +29,8 @@ def tokenize_shard(cfg: TokenizeConfig, split: SplitConfig, documents: Path, mod
     counts = {}
     outputs = []
     for name in SPLITS:
-        counts[name] = write_token_shard(out_dir / name, docs[name], vocab_size=sp.get_piece_size(), eos_id=EOS)
+        counts[name] = write_token_shard(out_dir / name, docs[name], vocab_size=sp.get_piece_size(),
+                                         bos_id=BOS, eos_id=EOS)
         outputs += [out_dir / f"{name}.bin", out_dir / f"{name}.idx.parquet"]
     write_manifest(out_dir, stage="tokenize", config={"tokenize": vars(cfg), "split": vars(split)},
                    inputs=[documents, model_file], outputs=outputs, counts=counts, started_at=started)

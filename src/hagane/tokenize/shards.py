@@ -2,9 +2,10 @@
 document.
 
 `NAME.bin` holds the ids, little-endian uint16 when the vocabulary fits, else uint32; documents follow
-one another, each ending in EOS. `NAME.idx.parquet` has one row per document: `doc_id`, `offset` and
-`n_tokens` (EOS included) into the `.bin`, and `n_chars`/`n_bytes` of its text (for bits per character
-and per byte). The Parquet schema metadata key `hagane` holds dtype, vocab size and EOS id.
+one another, each as BOS, its tokens, EOS (the Llama convention, so that a converted model used through
+Hugging Face, which adds BOS, sees what it was trained on). `NAME.idx.parquet` has one row per document: `doc_id`, `offset` and
+`n_tokens` (BOS and EOS included) into the `.bin`, and `n_chars`/`n_bytes` of its text (for bits per character
+and per byte). The Parquet schema metadata key `hagane` holds dtype, vocab size, BOS and EOS ids.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype("<u2") if vocab_size <= 2**16 else np.dtype("<u4")
 
 
-def write_token_shard(prefix: Path, docs: list[tuple[str, list[int], str]], *, vocab_size: int, eos_id: int) -> dict:
-    """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without EOS, text) triples."""
+def write_token_shard(prefix: Path, docs: list[tuple[str, list[int], str]], *, vocab_size: int, bos_id: int,
+                      eos_id: int) -> dict:
+    """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without BOS/EOS, text) triples."""
     dtype = token_dtype(vocab_size)
     offsets, lengths = [], []
     offset = 0
     with atomic_path(prefix.with_suffix(".bin")) as tmp, open(tmp, "wb") as f:
         for _, ids, _ in docs:
-            arr = np.asarray([*ids, eos_id], dtype=dtype)
+            arr = np.asarray([bos_id, *ids, eos_id], dtype=dtype)
             f.write(arr.tobytes())
             offsets.append(offset)
             lengths.append(len(arr))
@@ -47,7 +49,7 @@ def write_token_shard(prefix: Path, docs: list[tuple[str, list[int], str]], *, v
         "n_chars": pa.array([len(d[2]) for d in docs], pa.int64()),
         "n_bytes": pa.array([len(d[2].encode("utf-8")) for d in docs], pa.int64()),
     })
-    meta = {"dtype": dtype.str, "vocab_size": vocab_size, "eos_id": eos_id}
+    meta = {"dtype": dtype.str, "vocab_size": vocab_size, "bos_id": bos_id, "eos_id": eos_id}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     with atomic_path(prefix.with_suffix(".idx.parquet")) as tmp:
         pq.write_table(table, tmp)
@@ -62,6 +64,7 @@ class TokenShard:
     tokens: np.ndarray
     index: pd.DataFrame
     vocab_size: int
+    bos_id: int
     eos_id: int
 
     @classmethod
@@ -82,4 +85,4 @@ class TokenShard:
         if len(tokens) != expected:
             raise HaganeError(f"{bin_path}: holds {len(tokens)} tokens but its index counts {expected}; "
                               "the shard is truncated or stale — rerun tokenize")
-        return cls(prefix, tokens, index, meta["vocab_size"], meta["eos_id"])
+        return cls(prefix, tokens, index, meta["vocab_size"], meta["bos_id"], meta["eos_id"])

@@ -42,3 +42,23 @@ def test_an_input_under_results_without_a_producer_fails(tmp_path, monkeypatch):
     (tmp_path / "results" / "one" / "_manifest.json").unlink()
     with pytest.raises(AuditFailure, match=r"lies under .* but no manifest produced it"):
         verify(tmp_path / "results")
+
+
+def test_leftovers_that_made_no_model_are_reported_not_checked(tmp_path, monkeypatch):
+    chain(tmp_path, monkeypatch)
+    (tmp_path / "results" / "old").mkdir()
+    (tmp_path / "results" / "old" / "x.txt").write_text("古い")
+    write_manifest("results/old", stage="collect", config={}, inputs=[],
+                   outputs=["results/old/x.txt"], counts={}, started_at=now())
+    (tmp_path / "results" / "old" / "x.txt").write_text("消えた")  # would fail if it were checked
+    report = verify(tmp_path / "results")
+    assert report["unreached_manifests"] == [str(tmp_path / "results" / "old" / "_manifest.json")]
+
+
+def test_absolute_paths_link_to_their_producer(tmp_path, monkeypatch):
+    chain(tmp_path, monkeypatch)
+    (tmp_path / "results" / "three").mkdir()
+    (tmp_path / "results" / "three" / "o.txt").write_text("三")
+    write_manifest("results/three", stage="evaluate", config={}, inputs=[str(tmp_path / "results/two/out.txt")],
+                   outputs=["results/three/o.txt"], counts={}, started_at=now())
+    assert verify(tmp_path / "results")["raw_sources"] == ["raw/a.txt"]

@@ -37,7 +37,8 @@ def build_warc(path):
         writer = WARCWriter(f, gzip=True)
         writer.write_record(writer.create_warc_record("warcinfo", "warcinfo", payload=io.BytesIO(b"software: test")))
         response(writer, "https://example.jp/utf8", page(ja).encode("utf-8"), record_id="<urn:uuid:1>")
-        response(writer, "https://example.jp/sjis", page(ja, "シフトJIS").encode("shift_jis"),
+        # Labelled Shift_JIS, written in its Windows superset (① and ～ are not in strict Shift_JIS).
+        response(writer, "https://example.jp/sjis", page(ja + "\n丸数字の①と波ダッシュ～も読める。", "シフトJIS").encode("cp932"),
                  "text/html; charset=Shift_JIS", record_id="<urn:uuid:2>")
         meta_euc = page(ja).replace("<head>", '<head><meta charset="EUC-JP">')
         response(writer, "https://example.jp/euc", meta_euc.encode("euc_jp"), "text/html", record_id="<urn:uuid:3>")
@@ -57,7 +58,8 @@ def test_collect_warc_decodes_charsets_and_accounts_for_every_record(tmp_path):
     docs = list(read_jsonl_zst(tmp_path / "out" / DOCUMENTS))
     assert [d["origin"]["url"] for d in docs] == ["https://example.jp/utf8", "https://example.jp/sjis",
                                                   "https://example.jp/euc", "https://example.com/en"]
-    assert [d["origin"]["charset"] for d in docs] == ["utf-8", "shift_jis", "euc-jp", "utf-8"]
+    assert [d["origin"]["charset"] for d in docs] == ["utf-8", "cp932", "euc_jis_2004", "utf-8"]
+    assert "丸数字の1と波ダッシュ~も読める。" in docs[1]["text"]  # decoded, then NFKC
     # Shift_JIS and EUC-JP pages decode to the same Japanese text as the UTF-8 one.
     assert JA_PARAGRAPHS[2] in docs[0]["text"] and JA_PARAGRAPHS[2] in docs[1]["text"] and JA_PARAGRAPHS[2] in docs[2]["text"]
     first = docs[0]

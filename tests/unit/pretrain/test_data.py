@@ -6,15 +6,15 @@ from hagane.tokenize.shards import write_token_shard
 
 def make_stream(tmp_path, seq_len=8, seed=3):
     ids = list(range(10, 200))
-    write_token_shard(tmp_path / "a", [("x", ids[:100], "x" * 100)], vocab_size=300, eos_id=2)
-    write_token_shard(tmp_path / "b", [("y", ids[100:], "y" * 90)], vocab_size=300, eos_id=2)
+    write_token_shard(tmp_path / "a", [("x", ids[:100], "x" * 100)], vocab_size=300, bos_id=1, eos_id=2)
+    write_token_shard(tmp_path / "b", [("y", ids[100:], "y" * 90)], vocab_size=300, bos_id=1, eos_id=2)
     return SampleStream([tmp_path / "b", tmp_path / "a"], seq_len, seed)
 
 
 def test_windows_cover_the_stream_in_shard_order(tmp_path):
     stream = make_stream(tmp_path)
-    assert stream.n_windows == (192 - 1) // 8
-    assert list(stream.tokens[:3]) == [10, 11, 12]  # shard a first, whatever order they were given in
+    assert stream.n_windows == (194 - 1) // 8
+    assert list(stream.tokens[:3]) == [1, 10, 11]  # shard a first, whatever order they were given in
     seen = sorted(int(stream.window(g)[0]) for g in range(stream.n_windows))
     assert seen == sorted(int(stream.tokens[i * 8]) for i in range(stream.n_windows))
 

@@ -42,7 +42,7 @@ def test_two_gloo_ranks_reproduce_the_golden_losses(first_run):
         golden = json.load(f)
     assert golden["config"] == DEBUG, "the debug config changed: regenerate tests/fixtures/debug_losses.json"
     assert losses == pytest.approx(golden["losses"], rel=1e-5)
-    assert losses[-1] < losses[0] - 0.5  # it learns
+    assert losses[-1] < losses[0] - 0.3  # it learns
     state = read_state(out / "checkpoints" / "step_0000012")
     assert state["step"] == 12 and state["model_args"]["dim"] == 64
     manifest = json.loads((out / "_manifest.json").read_text())
@@ -53,13 +53,36 @@ def test_resume_from_checkpoint_gives_the_same_losses(first_run, toy_corpus, tmp
     out, metrics, _ = first_run
     resumed = tmp_path / "resumed"
     shutil.copytree(out, resumed)
-    # As if the job had been killed after the step-6 checkpoint.
+    # As if the job had been killed after step 9, past the step-6 checkpoint: metrics.jsonl holds lines
+    # the resumed run will log again (by hand), or is gone (Snakemake deletes a failed job's outputs).
     shutil.rmtree(resumed / "checkpoints" / "step_0000012")
-    lines = (resumed / "metrics.jsonl").read_text().splitlines()[:6]
+    lines = (resumed / "metrics.jsonl").read_text().splitlines()[:9]
     (resumed / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     again, log = run_train(toy_corpus, resumed)
     assert "resuming from" in log and "step_0000006" in log
     assert [m["loss"] for m in again] == [m["loss"] for m in metrics]  # bit for bit
+    assert [m["step"] for m in again] == list(range(1, 13))  # no step logged twice
+
+
+def test_resume_after_snakemake_removed_the_metrics(first_run, toy_corpus, tmp_path):
+    out, metrics, _ = first_run
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step_0000012")
+    (resumed / "metrics.jsonl").unlink()
+    again, _ = run_train(toy_corpus, resumed)
+    assert [m["loss"] for m in again] == [m["loss"] for m in metrics]
+
+
+def test_resume_on_another_number_of_ranks(first_run, toy_corpus, tmp_path):
+    out, metrics, _ = first_run
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step_0000012")
+    again, log = run_train(toy_corpus, resumed, ranks=1)
+    assert "resuming from" in log
+    # The same samples in the same order: only the reduction order of the gradients differs.
+    assert [m["loss"] for m in again] == pytest.approx([m["loss"] for m in metrics], rel=1e-4)
 
 
 def test_a_checkpoint_of_another_config_is_not_resumed(first_run, toy_corpus, tmp_path):
@@ -72,7 +95,9 @@ def test_a_checkpoint_of_another_config_is_not_resumed(first_run, toy_corpus, tm
     state_file.write_text(json.dumps(state))
     shutil.rmtree(other / "checkpoints" / "step_0000006")
     _, log = run_train(toy_corpus, other)
-    assert "resuming" not in log and "from a run with another config or data" in log
+    assert "resuming from" not in log
+    assert "(another config or data) aside" in log
+    assert (other / "stale" / "step_0000012" / STATE_FILE).is_file()  # moved aside, not deleted
 
 
 if __name__ == "__main__":
