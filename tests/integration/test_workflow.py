@@ -55,7 +55,8 @@ def test_every_stage_leaves_a_manifest_and_the_audit_passes(run):
         assert manifests, f"no manifest under results/{stage}"
         for m in manifests:
             data = json.loads(m.read_text())
-            assert data["outputs"] and data["code"]["version"] and data["environment"]["python"]
+            assert data["outputs"] and data["environment"]["python"]
+            assert re.fullmatch(r"[0-9a-f]{40}", data["code"]["git_commit"])
     assert (run / "results" / "audit" / "verify.txt").read_text().startswith("audit passed")
     report = (run / "results" / "audit" / "verify.txt").read_text()
     assert "data/demo/web/debian-docs.warc.gz" in report and "data/demo/text/skk-manual-ja.txt" in report
@@ -142,3 +143,27 @@ def test_the_audit_names_a_changed_file(run, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "results/dedup/debian_web/debian-docs/documents.jsonl.zst has sha256" in proc.stderr
+
+
+def test_the_same_config_gives_the_same_bytes(run, tmp_path):
+    """Rerun the tokenizer and one shard's collect and tokenize by hand, as the rules would, and compare."""
+    cfg = yaml.safe_load(CONFIG.read_text())
+    hagane = [sys.executable, "-m", "hagane"]
+    docs = sorted((run / "results" / "dedup").rglob("documents.jsonl.zst"))
+    subprocess.run([*hagane, "tokenizer", "train", "--tokenizer-json", json.dumps(cfg["tokenizer"]), "--split-json",
+                    json.dumps(cfg["split"]), "--documents", *map(str, docs), "--out-dir", str(tmp_path / "tok")],
+                   check=True, capture_output=True, cwd=run)
+    for name in ("spm.model", "hf/tokenizer.json"):
+        assert (tmp_path / "tok" / name).read_bytes() == (run / "results" / "tokenizer" / name).read_bytes(), name
+    source = json.dumps(cfg["collect"]["sources"][0])
+    subprocess.run([*hagane, "collect", "run", "--source-json", source, "--input", "data/demo/web/debian-docs.warc.gz",
+                    "--out-dir", str(tmp_path / "collect")], check=True, capture_output=True, cwd=run)
+    shard = run / "results" / "collect" / "debian_web" / "debian-docs"
+    assert (tmp_path / "collect" / "documents.jsonl.zst").read_bytes() == (shard / "documents.jsonl.zst").read_bytes()
+    tokenized = run / "results" / "tokenize" / "debian_web" / "debian-docs"
+    subprocess.run([*hagane, "tokenize", "encode", "--tokenize-json", json.dumps(cfg["tokenize"]), "--split-json",
+                    json.dumps(cfg["split"]), "--documents", str(run / "results/dedup/debian_web/debian-docs/documents.jsonl.zst"),
+                    "--tokenizer", str(tmp_path / "tok" / "spm.model"), "--out-dir", str(tmp_path / "tokens")],
+                   check=True, capture_output=True, cwd=run)
+    for name in ("train.bin", "valid.bin", "train.idx.parquet"):
+        assert (tmp_path / "tokens" / name).read_bytes() == (tokenized / name).read_bytes(), name
