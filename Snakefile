@@ -22,6 +22,7 @@ include: "rules/pretrain.smk"
 include: "rules/convert.smk"
 include: "rules/evaluate.smk"
 include: "rules/audit.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -29,3 +30,5 @@ rule all:
     input:
         "results/evaluate/final/metrics.json",
         "results/audit/verify.txt",
+        "results/report/funnel.png",
+        "results/report/training.png",

@@ -179,6 +179,22 @@ def cmd_audit_verify(args) -> None:
         print(f"  {path}")
 
 
+def cmd_report_funnel(args) -> None:
+    from hagane.io import write_json
+    from hagane.report.plots import funnel_counts, plot_funnel
+
+    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts)
+    write_json(args.out.with_suffix(".json"), funnel)
+    plot_funnel(funnel, args.out)
+    print(json.dumps(funnel, ensure_ascii=False))
+
+
+def cmd_report_training(args) -> None:
+    from hagane.report.plots import plot_training
+
+    plot_training(args.metrics, args.evaluation, args.out)
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--valid", nargs="+", required=True)
     p.add_argument("--out-dir", type=Path, required=True)
+
+    s = stage("report", "plots for the Snakemake report")
+    p = verb(s, "funnel", cmd_report_funnel, "documents at each step and drops by reason (PNG + JSON)")
+    p.add_argument("--collect-manifests", type=Path, nargs="+", required=True)
+    p.add_argument("--select-counts", type=Path, nargs="+", required=True)
+    p.add_argument("--dedup-counts", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="PNG path; the numbers go beside it as .json")
+    p = verb(s, "training", cmd_report_training, "training loss against tokens, with the held-out result")
+    p.add_argument("--metrics", type=Path, required=True)
+    p.add_argument("--evaluation", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
 
     s = stage("audit", "provenance and integrity")
     p = verb(s, "verify", cmd_audit_verify, "recompute every hash from evaluation back to raw sources")

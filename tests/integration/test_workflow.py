@@ -76,6 +76,11 @@ def test_the_funnel_accounts_for_every_document(run):
     assert collected == 494 and 250 < kept < collected
     dedup = json.loads((run / "results" / "dedup" / "counts.json").read_text())
     assert dedup["documents_in"] == kept
+    funnel = json.loads((run / "results" / "report" / "funnel.json").read_text())
+    assert funnel["steps"] == {"records": 495, "documents": collected, "after filter": kept,
+                               "after dedup": dedup["kept"]}
+    assert (run / "results" / "report" / "funnel.png").stat().st_size > 10_000
+    assert (run / "results" / "report" / "training.png").stat().st_size > 10_000
 
 
 def test_the_model_learned_and_its_hf_export_loads(run):
@@ -114,7 +119,7 @@ def test_changing_the_vocabulary_reruns_the_tokenizer_and_after_only(run, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert planned_jobs(proc.stdout) == {"train_tokenizer": 1, "tokenize_documents": 3, "pretrain_model": 1,
                                          "convert_to_hf": 1, "evaluate_perplexity": 1, "verify_provenance": 1,
-                                         "all": 1}
+                                         "plot_training": 1, "all": 1}
 
 
 def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):

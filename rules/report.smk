@@ -1,0 +1,49 @@
+# Plots for `snakemake --report`: the corpus funnel and the training curve.
+
+
+rule plot_funnel:
+    input:
+        collect=per_shard("results/collect/{shard}/_manifest.json"),
+        select=per_shard("results/filter/select/{shard}/counts.json"),
+        dedup="results/dedup/counts.json",
+    output:
+        plot=report(
+            "results/report/funnel.png",
+            caption="../workflow/report/funnel.rst",
+            category="Corpus",
+        ),
+        counts="results/report/funnel.json",
+    log:
+        "logs/report/funnel.log",
+    benchmark:
+        "benchmarks/report/funnel.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "hagane report funnel --collect-manifests {input.collect:q} --select-counts {input.select:q} --dedup-counts {input.dedup:q} --out {output.plot:q} > {log:q} 2>&1"
+
+
+rule plot_training:
+    input:
+        metrics="results/pretrain/metrics.jsonl",
+        evaluation="results/evaluate/final/metrics.json",
+    output:
+        report(
+            "results/report/training.png",
+            caption="../workflow/report/training.rst",
+            category="Pretrain",
+        ),
+    log:
+        "logs/report/training.log",
+    benchmark:
+        "benchmarks/report/training.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "hagane report training --metrics {input.metrics:q} --evaluation {input.evaluation:q} --out {output:q} > {log:q} 2>&1"

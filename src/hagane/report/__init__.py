@@ -1,0 +1,1 @@
+"""report: plots for the Snakemake report (`snakemake --report`), drawn from the stages' own outputs."""

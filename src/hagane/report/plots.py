@@ -1,0 +1,75 @@
+"""The corpus funnel and the training curve, as PNG files the Snakemake report shows."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from hagane.io import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on cluster nodes
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def funnel_counts(collect_manifests: list[Path], select_counts: list[Path], dedup_counts: Path) -> dict:
+    """Documents at each step and what each step dropped, by reason, over the whole corpus."""
+    records = documents = 0
+    lost = Counter()
+    for m in collect_manifests:
+        counts = json.loads(m.read_text())["counts"]
+        records += counts["records_seen"]
+        documents += counts["documents"]
+        lost.update({f"collect: {k}": v for k, v in {**counts["skipped"], **counts["quarantined"]}.items()})
+    kept = 0
+    for c in select_counts:
+        counts = json.loads(c.read_text())
+        kept += counts["kept"]
+        lost.update({f"filter: {k}": v for k, v in counts["dropped"].items()})
+    dedup = json.loads(dedup_counts.read_text())
+    lost.update({f"dedup: {k}": v for k, v in dedup["dropped"].items()})
+    return {"steps": {"records": records, "documents": documents, "after filter": kept, "after dedup": dedup["kept"]},
+            "dropped": dict(sorted(lost.items()))}
+
+
+def plot_funnel(funnel: dict, out: Path) -> None:
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.4]})
+    steps = funnel["steps"]
+    left.bar(list(steps), list(steps.values()), color="#4a6fa5")
+    for i, v in enumerate(steps.values()):
+        left.annotate(f"{v:,}", (i, v), ha="center", va="bottom", fontsize=8)
+    left.set_title("documents at each step")
+    reasons = funnel["dropped"]
+    right.barh(list(reasons), list(reasons.values()), color="#b5523b")
+    right.invert_yaxis()
+    right.set_title("dropped, skipped or quarantined, by reason")
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_training(metrics: Path, evaluation: Path, out: Path) -> None:
+    plt = _pyplot()
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    final = json.loads(evaluation.read_text())
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([r["tokens"] for r in rows], [r["loss"] for r in rows], label="training loss (mean over ranks)")
+    ax.axhline(final["unigram_entropy_nats_per_token"], ls="--", color="grey",
+               label="unigram entropy of validation tokens")
+    ax.scatter([rows[-1]["tokens"]], [final["loss_nats_per_token"]], color="#b5523b", zorder=3,
+               label=f"held-out loss {final['loss_nats_per_token']:.3f} ({final['bits_per_char']:.3f} bits/char)")
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("nats per token")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
