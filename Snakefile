@@ -1,14 +1,20 @@
 # Hagane (鋼): raw Japanese text → evaluated language model. See README.md and config/README.md.
 from snakemake.utils import min_version, validate
 
+from hagane.config import validate as check_config
+
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
 
 
-# Fills the schema's defaults into `config`; an unknown key, a wrong type or a missing required key
-# stops the workflow here, before any job starts. Missing source files are caught in rules/common.smk.
+# An unknown key, a wrong type or a missing required key stops the workflow here, before any job
+# starts: first with one line per problem naming the key (hagane's check), then Snakemake's validate,
+# which also fills the schema's defaults. Missing source files are caught in rules/common.smk.
+check_config(
+    config, origin="the workflow config (config/config.yaml, --configfile, --config)"
+)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
