@@ -71,6 +71,9 @@ class TokenShard:
     def open(cls, prefix: str | Path) -> TokenShard:
         prefix = Path(prefix)
         idx_path = prefix.with_suffix(".idx.parquet")
+        if not idx_path.is_file():
+            raise HaganeError(f"token shard {prefix}: index {idx_path} not found (expected a prefix such as "
+                              "results/tokenize/<source>/<file>/train)")
         table = pq.read_table(idx_path)
         raw = (table.schema.metadata or {}).get(META_KEY)
         if raw is None:

@@ -30,3 +30,8 @@ def test_truncated_shard_is_an_error(tmp_path):
     (tmp_path / "t.bin").write_bytes((tmp_path / "t.bin").read_bytes()[:-2])
     with pytest.raises(HaganeError, match=r"t\.bin: holds 4 tokens but its index counts 5"):
         TokenShard.open(tmp_path / "t")
+
+
+def test_a_missing_shard_names_the_prefix(tmp_path):
+    with pytest.raises(HaganeError, match=r"token shard .*/nowhere: index .*nowhere\.idx\.parquet not found"):
+        TokenShard.open(tmp_path / "nowhere")
