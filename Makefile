@@ -56,7 +56,7 @@ profiles:
 
 demo: setup
 	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local
-	@echo; echo "== funnel and metrics"; cat results/dedup/counts.json | head -n 20; cat results/evaluate/final/metrics.json
+	@echo; echo "== corpus funnel (results/report/funnel.json)"; cat results/report/funnel.json; echo "== held-out metrics (results/evaluate/final/metrics.json)"; cat results/evaluate/final/metrics.json; cat results/audit/verify.txt
 
 report: setup
 	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --report results/report.html
