@@ -63,7 +63,10 @@ def cmd_collect(args) -> None:
             raise HaganeError(f"{args.config}: no source named {args.source!r}")
         data = matches[0]
     elif args.source_json is not None:
-        data = json.loads(args.source_json)
+        try:
+            data = json.loads(args.source_json)
+        except json.JSONDecodeError as err:
+            raise HaganeError(f"--source-json is not valid JSON: {err}") from err
         validate({"sources": [data]}, origin="--source-json", section="collect")
     else:
         raise HaganeError("give --config FILE --source NAME, or --source-json")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as pb
 from tokenizers import Tokenizer, decoders, models, normalizers, processors
 
 from hagane.errors import HaganeError
@@ -38,10 +39,7 @@ def _bpe_merges(sp: spm.SentencePieceProcessor, vocab: dict[str, int]) -> list[t
 def build_fast_tokenizer(model_file: Path) -> Tokenizer:
     sp = spm.SentencePieceProcessor(model_file=str(model_file))
     pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
-    model_type = sp.model_type if hasattr(sp, "model_type") else None
     vocab = {piece: i for i, (piece, _) in enumerate(pieces)}
-    from sentencepiece import sentencepiece_model_pb2 as pb
-
     proto = pb.ModelProto()
     proto.ParseFromString(model_file.read_bytes())
     model_type = proto.trainer_spec.model_type
