@@ -34,6 +34,8 @@ class SourceConfig:
     on_record_error: str
     root: str | None = None
     separator: str | None = None
+    text_field: str | None = None
+    id_field: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +300,7 @@ def shard_name(path: Path, root: Path) -> str:
     name = str(rel)
     for suffix in (".gz", ".xz", ".bz2", ".zst"):
         name = name.removesuffix(suffix)
-    for suffix in (".warc", ".wet", ".txt", ".jsonl"):
+    for suffix in (".warc", ".wet", ".txt", ".jsonl", ".json", ".parquet"):
         name = name.removesuffix(suffix)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 

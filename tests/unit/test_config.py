@@ -63,3 +63,12 @@ def test_missing_source_file_names_the_key(tmp_path, demo_config, repo, monkeypa
     config = load_config_file(write(tmp_path, demo_config))
     with pytest.raises(HaganeError, match=r"collect\.sources\[0\]\.paths\[1\]: 'data/nowhere/\*\.warc\.gz' matches no file"):
         source_shards(config)
+
+
+def test_structured_source_keys():
+    jsonl = {"sources": [{"name": "j", "type": "jsonl", "paths": ["a.jsonl"], "id_field": "uid"}]}
+    validate(jsonl, origin="test", section="collect")
+    assert jsonl["sources"][0]["text_field"] == "text"
+    bad = {"sources": [{"name": "t", "type": "text", "paths": ["a.txt"], "text_field": "body"}]}
+    with pytest.raises(HaganeError, match=r"collect\.sources\[0\]"):
+        validate(bad, origin="test", section="collect")

@@ -1,7 +1,9 @@
-"""collect: raw sources (WARC, plain text) → document shards with stable ids and origin locators."""
+"""collect: raw sources (WARC/WET, plain text, JSON Lines, Parquet) → document shards with stable ids
+and origin locators."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from tqdm import tqdm
@@ -9,6 +11,7 @@ from tqdm import tqdm
 from hagane.collect.normalize import normalize_text
 from hagane.collect.readers import RawDocument, Rejected
 from hagane.collect.records import Accounting, document_id
+from hagane.collect.structured import read_jsonl, read_parquet
 from hagane.collect.text import read_text
 from hagane.collect.warc import read_warc
 from hagane.config import SourceConfig
@@ -21,10 +24,14 @@ QUARANTINE = "quarantine.jsonl.zst"
 
 
 def _reader(source: SourceConfig, path: Path):
-    if source.type == "warc":
+    if source.type in ("warc", "wet"):
         return read_warc(path)
     if source.type == "text":
         return read_text(path, source.separator or "blank_line")
+    if source.type == "jsonl":
+        return read_jsonl(path, source.text_field or "text", source.id_field)
+    if source.type == "parquet":
+        return read_parquet(path, source.text_field or "text", source.id_field)
     raise HaganeError(f"source {source.name!r}: unknown type {source.type!r}")
 
 
@@ -65,13 +72,8 @@ def collect_file(source: SourceConfig, path: Path, root: Path, out_dir: Path) ->
     write_jsonl_zst(out_dir / DOCUMENTS, documents())
     write_jsonl_zst(out_dir / QUARANTINE, quarantined)
     assert acc.balanced(), acc.as_dict()
-    write_manifest(out_dir, stage="collect", config={"source": _source_dict(source), "root": str(root)},
+    write_manifest(out_dir, stage="collect", config={"source": dataclasses.asdict(source), "root": str(root)},
                    inputs=[path], outputs=[out_dir / DOCUMENTS, out_dir / QUARANTINE], counts=acc.as_dict(),
                    started_at=started)
     print(f"collect {source.name}/{rel_path}: {acc.as_dict()}")
     return acc
-
-
-def _source_dict(source: SourceConfig) -> dict:
-    return {"name": source.name, "type": source.type, "paths": list(source.paths), "root": source.root,
-            "separator": source.separator, "on_record_error": source.on_record_error}

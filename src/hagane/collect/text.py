@@ -14,7 +14,8 @@ from hagane.errors import HaganeError
 _OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
 
 
-def _open(path: Path):
+def open_maybe_compressed(path: Path):
+    """Binary stream of a file, decompressed by its suffix (.gz, .xz, .bz2)."""
     return _OPENERS.get(path.suffix, open)(path, "rb")
 
 
@@ -33,7 +34,7 @@ def read_text(path: Path, separator: str) -> Iterator[RawDocument | Rejected]:
         yield RawDocument(text=text, locator=locator, origin={"line": start})
 
     try:
-        with _open(path) as f:
+        with open_maybe_compressed(path) as f:
             for line_no, line in enumerate(f, start=1):
                 is_blank = not line.strip()
                 if separator == "line":

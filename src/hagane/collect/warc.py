@@ -1,4 +1,5 @@
-"""HTML pages from (gzipped) WARC files: warcio for records, trafilatura for the main text."""
+"""Web archives: HTML pages from (gzipped) WARC files (warcio for records, trafilatura for the main
+text), and the plain-text conversion records of Common Crawl's WET files."""
 
 from __future__ import annotations
 
@@ -44,6 +45,29 @@ def extract_text(html: str, url: str | None) -> tuple[str | None, str | None]:
     return doc.text, doc.title
 
 
+# `response`: a fetched page (WARC); `conversion`: its extracted plain text (Common Crawl's WET files).
+_DOCUMENT_RECORDS = ("response", "conversion")
+
+
+def _read_conversion(record, body: bytes, offset: int, locator: str) -> Iterator[RawDocument | Rejected]:
+    if record.raw_stream.limit != 0:
+        yield Rejected("quarantined", "truncated_record", locator, f"byte offset {offset}")
+        return
+    try:
+        text = body.decode("utf-8")  # WET bodies are UTF-8 by Common Crawl's definition
+    except UnicodeDecodeError as err:
+        yield Rejected("quarantined", "undecodable_text", locator, f"byte offset {offset}: {err}")
+        return
+    if not text.strip():
+        yield Rejected("skipped", "empty_text", locator)
+        return
+    yield RawDocument(text=text, locator=locator, origin={
+        "warc_record_id": locator, "offset": offset, "url": record.rec_headers.get_header("WARC-Target-URI"),
+        "title": None, "warc_date": record.rec_headers.get_header("WARC-Date"),
+        "refers_to": record.rec_headers.get_header("WARC-Refers-To"), "charset": "utf-8",
+    })
+
+
 def read_warc(path: Path) -> Iterator[RawDocument | Rejected]:
     with open(path, "rb") as stream:
         records = ArchiveIterator(stream)
@@ -51,7 +75,7 @@ def read_warc(path: Path) -> Iterator[RawDocument | Rejected]:
         try:
             for record in records:
                 # get_record_offset() reads the record to its end, so the body is read first.
-                body = record.content_stream().read() if record.rec_type == "response" else b""
+                body = record.content_stream().read() if record.rec_type in _DOCUMENT_RECORDS else b""
                 offset = records.get_record_offset()
                 yield from _read_record(record, body, offset)
         except ArchiveLoadFailed as err:
@@ -64,8 +88,11 @@ def read_warc(path: Path) -> Iterator[RawDocument | Rejected]:
 def _read_record(record, body: bytes, offset: int) -> Iterator[RawDocument | Rejected]:
     record_id = record.rec_headers.get_header("WARC-Record-ID") or f"offset:{offset}"
     locator = f"{record_id}"
-    if record.rec_type != "response":
+    if record.rec_type not in _DOCUMENT_RECORDS:
         yield Rejected("skipped", f"warc_{record.rec_type}_record", locator)
+        return
+    if record.rec_type == "conversion":
+        yield from _read_conversion(record, body, offset, locator)
         return
     content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
     if record.raw_stream.limit != 0:

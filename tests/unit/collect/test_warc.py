@@ -101,3 +101,20 @@ def test_broken_gzip_fails_naming_the_file(tmp_path):
     with pytest.raises(HaganeError, match=r"broken\.warc\.gz"):
         collect_file(SOURCE, broken, tmp_path, tmp_path / "out")
     assert not (tmp_path / "out" / DOCUMENTS).exists()  # nothing half-written
+
+
+def test_wet_conversion_records_are_documents(tmp_path):
+    wet = tmp_path / "c.warc.wet.gz"
+    with open(wet, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        for i, text in enumerate([JA_PARAGRAPHS[0], "   "]):
+            record = writer.create_warc_record(f"https://example.jp/{i}", "conversion",
+                                               payload=io.BytesIO(text.encode("utf-8")),
+                                               warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:w{i}>",
+                                                                  "Content-Type": "text/plain"})
+            writer.write_record(record)
+    source = SourceConfig(name="cc", type="wet", paths=("x",), on_record_error="quarantine")
+    acc = collect_file(source, wet, tmp_path, tmp_path / "out")
+    assert acc.as_dict() == {"records_seen": 2, "documents": 1, "skipped": {"empty_text": 1}, "quarantined": {}}
+    (doc,) = read_jsonl_zst(tmp_path / "out" / DOCUMENTS)
+    assert doc["text"] == JA_PARAGRAPHS[0] and doc["origin"]["url"] == "https://example.jp/0"

@@ -1,0 +1,82 @@
+"""Structured corpora: JSON Lines (optionally compressed) and Parquet, with a configurable text field and
+an optional id field that becomes the record's locator."""
+
+from __future__ import annotations
+
+import json
+import lzma
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from hagane.collect.readers import RawDocument, Rejected
+from hagane.collect.text import open_maybe_compressed
+from hagane.errors import HaganeError
+
+
+class _Records:
+    """Turns (position, record) pairs into documents or rejections, the same way for both formats."""
+
+    def __init__(self, position_name: str, text_field: str, id_field: str | None):
+        self.position_name, self.text_field, self.id_field = position_name, text_field, id_field
+        self.seen_ids: set[str] = set()
+
+    def __call__(self, position: int, record: object) -> RawDocument | Rejected:
+        where = f"{self.position_name}:{position}"
+        if not isinstance(record, dict):
+            return Rejected("quarantined", "not_an_object", where, f"{self.position_name} {position}")
+        text = record.get(self.text_field)
+        if not isinstance(text, str):
+            return Rejected("quarantined", "missing_text_field", where,
+                            f"{self.position_name} {position}: no string field {self.text_field!r}")
+        origin = {self.position_name: position}
+        if self.id_field is None:
+            return RawDocument(text=text, locator=where, origin=origin)
+        record_id = record.get(self.id_field)
+        if record_id is None or isinstance(record_id, (dict, list)):
+            return Rejected("quarantined", "missing_id_field", where,
+                            f"{self.position_name} {position}: no field {self.id_field!r}")
+        record_id = str(record_id)
+        if record_id in self.seen_ids:
+            # Two records cannot share a locator: the second would get the first one's document id.
+            return Rejected("quarantined", "duplicate_record_id", where, f"{self.id_field}={record_id}")
+        self.seen_ids.add(record_id)
+        return RawDocument(text=text, locator=f"id:{record_id}", origin={**origin, "record_id": record_id})
+
+
+def read_jsonl(path: Path, text_field: str, id_field: str | None) -> Iterator[RawDocument | Rejected]:
+    records = _Records("line", text_field, id_field)
+    line_no = 0
+    try:
+        with open_maybe_compressed(path) as f:
+            for line_no, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                    yield Rejected("quarantined", "malformed_json", f"line:{line_no}", f"line {line_no}: {err}")
+                    continue
+                yield records(line_no, record)
+    except (EOFError, OSError, lzma.LZMAError) as err:
+        raise HaganeError(f"{path}: compressed stream broken after line {line_no} ({err}); "
+                          "the file is truncated or corrupt") from err
+
+
+def read_parquet(path: Path, text_field: str, id_field: str | None) -> Iterator[RawDocument | Rejected]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises several types for a file that is not Parquet
+        raise HaganeError(f"{path}: not a readable Parquet file ({err})") from err
+    columns = [c for c in (text_field, id_field) if c]
+    missing = [c for c in columns if c not in parquet.schema_arrow.names]
+    if missing:
+        raise HaganeError(f"{path}: no column {missing[0]!r} (columns: {', '.join(parquet.schema_arrow.names)}); "
+                          "set text_field / id_field of the source")
+    records = _Records("row", text_field, id_field)
+    row = 0
+    for batch in parquet.iter_batches(columns=columns, batch_size=1024):
+        for record in batch.to_pylist():
+            yield records(row, record)
+            row += 1
