@@ -26,6 +26,13 @@ def _add_sections(parser: argparse.ArgumentParser, *sections: str) -> None:
     parser.set_defaults(_sections=sections)
 
 
+def _load_json(raw: str, option: str):
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise HaganeError(f"{option} is not valid JSON: {err}") from err
+
+
 def _sections(args) -> list:
     if args.config is not None:
         config = load_config_file(args.config)
@@ -35,10 +42,7 @@ def _sections(args) -> list:
         raw = getattr(args, f"{s}_json")
         if raw is None:
             raise HaganeError(f"give --config FILE or --{s}-json")
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise HaganeError(f"--{s}-json is not valid JSON: {err}") from err
+        data = _load_json(raw, f"--{s}-json")
         out.append(stage_config(s, data, origin=f"--{s}-json"))
     return out
 
@@ -63,10 +67,7 @@ def cmd_collect(args) -> None:
             raise HaganeError(f"{args.config}: no source named {args.source!r}")
         data = matches[0]
     elif args.source_json is not None:
-        try:
-            data = json.loads(args.source_json)
-        except json.JSONDecodeError as err:
-            raise HaganeError(f"--source-json is not valid JSON: {err}") from err
+        data = _load_json(args.source_json, "--source-json")
         validate({"sources": [data]}, origin="--source-json", section="collect")
     else:
         raise HaganeError("give --config FILE --source NAME, or --source-json")

@@ -1,10 +1,10 @@
 """Held-out perplexity of a Hugging Face model on the validation token shards.
 
-The validation documents, concatenated (each is BOS, tokens, EOS), are cut into windows of the model's context
-length; window k predicts its tokens from the ones before them inside the window. Every token but the
-very first is predicted exactly once; BOS targets are not counted (they carry no text). Bits per character and per byte divide the total negative
-log-likelihood (in bits) by the characters and UTF-8 bytes of the same documents, which makes models
-with different tokenizers comparable.
+The validation documents, concatenated (each is BOS, tokens, EOS), are cut into windows of the model's
+context length; window k predicts its tokens from the ones before them inside the window. Every token
+but the very first is predicted exactly once; BOS targets are not counted (they carry no text). Bits
+per character and per byte divide the total negative log-likelihood (in bits) by the characters and
+UTF-8 bytes of the same documents, which makes models with different tokenizers comparable.
 """
 
 from __future__ import annotations

@@ -57,10 +57,10 @@ def choose_backend(requested: str = "auto") -> str:
     return "nccl" if torch.cuda.is_available() else "gloo"
 
 
-def init_distributed(topo: Topology, backend: str = "auto") -> str | None:
-    """Join the process group (when there is more than one rank); returns the backend used."""
+def init_distributed(topo: Topology, backend: str) -> None:
+    """Join the process group with a backend chosen by `choose_backend` (when there is more than one rank)."""
     if topo.world_size == 1:
-        return None
+        return
     # srun and mpiexec set rank variables but not torch's: map them for init_method="env://".
     os.environ.setdefault("RANK", str(topo.rank))
     os.environ.setdefault("WORLD_SIZE", str(topo.world_size))
@@ -69,6 +69,4 @@ def init_distributed(topo: Topology, backend: str = "auto") -> str | None:
         if var not in os.environ:
             raise HaganeError(f"{var} is not set: under {topo.launcher}, the job script must export "
                               "MASTER_ADDR (first node) and MASTER_PORT")
-    backend = choose_backend(backend)
     dist.init_process_group(backend=backend)
-    return backend

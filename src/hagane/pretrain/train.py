@@ -20,7 +20,7 @@ from hagane.manifest import now, write_manifest
 from hagane.pretrain.checkpoint import (barrier, latest_checkpoint, load_checkpoint, save_checkpoint,
                                        stale_checkpoints, step_dir)
 from hagane.pretrain.data import SampleStream
-from hagane.pretrain.distributed import detect_topology, init_distributed
+from hagane.pretrain.distributed import choose_backend, detect_topology, init_distributed
 from hagane.pretrain.model import ModelArgs, Transformer
 from hagane.pretrain.parallelize import parallelize
 
@@ -67,9 +67,10 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
         raise HaganeError(f"pretrain.global_batch_size {cfg.global_batch_size} is not divisible by "
                           f"the {topo.world_size} ranks of this job")
     torch.set_num_threads(cfg.threads_per_rank)
-    backend_used = init_distributed(topo, backend)
+    backend = choose_backend(backend)
+    init_distributed(topo, backend)
     # Training runs where the collectives run: NCCL needs the model and batches on this rank's GPU.
-    use_cuda = backend_used == "nccl" or (backend_used is None and backend in ("auto", "nccl") and torch.cuda.is_available())
+    use_cuda = backend == "nccl"
     device = torch.device(f"cuda:{topo.local_rank}" if use_cuda else "cpu")
     if use_cuda:
         torch.cuda.set_device(device)

@@ -3,9 +3,10 @@ document.
 
 `NAME.bin` holds the ids, little-endian uint16 when the vocabulary fits, else uint32; documents follow
 one another, each as BOS, its tokens, EOS (the Llama convention, so that a converted model used through
-Hugging Face, which adds BOS, sees what it was trained on). `NAME.idx.parquet` has one row per document: `doc_id`, `offset` and
-`n_tokens` (BOS and EOS included) into the `.bin`, and `n_chars`/`n_bytes` of its text (for bits per character
-and per byte). The Parquet schema metadata key `hagane` holds dtype, vocab size, BOS and EOS ids.
+Hugging Face, which adds BOS, sees what it was trained on). `NAME.idx.parquet` has one row per
+document: `doc_id`, `offset` and `n_tokens` (BOS and EOS included) into the `.bin`, and
+`n_chars`/`n_bytes` of its text (for bits per character and per byte). The Parquet schema metadata key
+`hagane` holds dtype, vocab size, BOS and EOS ids.
 """
 
 from __future__ import annotations
