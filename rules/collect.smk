@@ -16,6 +16,7 @@ rule collect_documents:
         runtime=60,
     params:
         source=source_json,
+        byte_range=collect_byte_range,
         out_dir=out_dir,
     shell:
-        "hagane collect run --source-json {params.source:q} --input {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane collect run --source-json {params.source:q} --input {input:q} {params.byte_range} --out-dir {params.out_dir:q} > {log:q} 2>&1"

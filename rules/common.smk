@@ -8,7 +8,8 @@ from hagane.config import section_json, source_shards
 from hagane.errors import HaganeError
 
 try:
-    SHARDS = source_shards(config)  # {source name: {shard name: input file}}
+    # {source name: {shard name: Shard(files, byte_range)}}
+    SHARDS = source_shards(config)
 except HaganeError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -21,7 +22,13 @@ wildcard_constraints:
 
 
 def collect_input(wildcards):
-    return str(SHARDS[wildcards.source][wildcards.part])
+    return [str(path) for path in SHARDS[wildcards.source][wildcards.part].files]
+
+
+def collect_byte_range(wildcards):
+    """The option naming a multistream dump's byte range, or nothing: offsets need no quoting."""
+    byte_range = SHARDS[wildcards.source][wildcards.part].byte_range
+    return "" if byte_range is None else f"--byte-range {byte_range[0]}:{byte_range[1]}"
 
 
 def source_json(wildcards):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hagane.config import SourceConfig, build, load_config_file, source_files, stage_config, validate
+from hagane.config import load_config_file, source_config, source_files, stage_config, validate
 from hagane.errors import HaganeError
 
 
@@ -54,27 +54,39 @@ def cmd_config_check(args) -> None:
     from hagane.config import source_shards
 
     shards = source_shards(config)
-    print(f"{args.file}: valid; " + ", ".join(f"{k}: {len(v)} file(s)" for k, v in shards.items()))
+    print(f"{args.file}: valid; " + ", ".join(
+        f"{name}: {len(groups)} shard(s) of {sum(len(files) for files in groups.values())} file(s)"
+        for name, groups in shards.items()))
 
 
 def cmd_collect(args) -> None:
-    from hagane.collect import collect_file
+    from hagane.collect import collect_dataset, collect_files
 
     if args.config is not None:
         config = load_config_file(args.config)
         matches = [s for s in config["collect"]["sources"] if s["name"] == args.source]
         if not matches:
             raise HaganeError(f"{args.config}: no source named {args.source!r}")
-        data = matches[0]
+        source = source_config(matches[0], origin=str(args.config))
     elif args.source_json is not None:
-        data = _load_json(args.source_json, "--source-json")
-        validate({"sources": [data]}, origin="--source-json", section="collect")
+        source = source_config(_load_json(args.source_json, "--source-json"), origin="--source-json")
     else:
         raise HaganeError("give --config FILE --source NAME, or --source-json")
-    source = build(SourceConfig, data, f"source {data.get('name')!r}")
+    inputs = [Path(p) for p in args.input if p]
+    if not inputs:  # a Hugging Face dataset read as a whole
+        if source.type != "huggingface" or source.paths:
+            raise HaganeError(f"source {source.name!r}: give --input, its files to read")
+        collect_dataset(source, args.out_dir)
+        return
+    byte_range = None
+    if args.byte_range:
+        start, sep, end = args.byte_range.partition(":")
+        if not (sep and start.isdigit() and end.isdigit() and int(start) < int(end)):
+            raise HaganeError(f"--byte-range {args.byte_range!r}: expected START:END byte offsets")
+        byte_range = (int(start), int(end))
     roots = source_files(source)
-    root = roots.get(args.input, Path(source.root) if source.root else args.input.parent)
-    collect_file(source, args.input, root, args.out_dir)
+    collect_files(source, {p: roots.get(p, Path(source.root) if source.root else p.parent) for p in inputs},
+                  args.out_dir, byte_range=byte_range)
 
 
 def cmd_filter_score(args) -> None:
@@ -218,11 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
 
     s = stage("collect", "raw sources → document shards")
-    p = verb(s, "run", cmd_collect, "read one input file of a source")
+    p = verb(s, "run", cmd_collect, "read one shard (a group of input files) of a source")
     p.add_argument("--config", type=Path)
     p.add_argument("--source", help="source name (with --config)")
     p.add_argument("--source-json", help="the source's config entry as JSON (used by rules)")
-    p.add_argument("--input", type=Path, required=True)
+    p.add_argument("--input", nargs="*", default=[],
+                   help="the shard's input files, read in order (none for a Hugging Face dataset read whole)")
+    p.add_argument("--byte-range", default="",
+                   help="START:END: only the page streams of a multistream Wikipedia dump in that byte range")
     p.add_argument("--out-dir", type=Path, required=True)
 
     s = stage("filter", "score documents once, select cheaply")

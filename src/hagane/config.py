@@ -7,6 +7,7 @@ slice it is handed, so a stage run by hand is checked exactly as the workflow wo
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import glob
 import json
@@ -20,6 +21,7 @@ import jsonschema
 import yaml
 
 from hagane.errors import HaganeError
+from hagane.multistream import multistream_index, split_multistream
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -30,12 +32,21 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 class SourceConfig:
     name: str
     type: str
-    paths: tuple[str, ...]
     on_record_error: str
+    max_record_mb: float
+    group_mb: float
+    paths: tuple[str, ...] = ()
     root: str | None = None
     separator: str | None = None
+    japanese_precheck: bool | None = None
+    precheck_min_hiragana: int | None = None
     text_field: str | None = None
     id_field: str | None = None
+    dataset: str | None = None
+    dataset_config: str | None = None
+    split: str | None = None
+    streaming: bool | None = None
+    revision: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,8 +195,14 @@ def _describe(error: jsonschema.ValidationError, prefix: str) -> str:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
         return f"unknown key {', '.join(repr(k) for k in extra)} in {where} (allowed: {allowed})"
-    if error.validator == "required":
-        return f"{where}: {error.message}"
+    if error.validator == "not" and isinstance(error.instance, dict):
+        # The schema's "these keys belong to other source types" rules: name the keys, not the schema.
+        forbidden = {key for alt in error.validator_value.get("anyOf", [error.validator_value])
+                     for key in alt.get("required", [])}
+        present = sorted(forbidden & set(error.instance))
+        if present:
+            kind = error.instance.get("type")
+            return f"{where}: {', '.join(repr(k) for k in present)} not used by {kind!r} sources"
     return f"{where}: {error.message}"
 
 
@@ -205,6 +222,13 @@ def validate(config: dict, *, origin: str, section: str | None = None) -> dict:
         lines = [_describe(e, section or "") for e in errors]
         raise HaganeError(f"invalid configuration in {origin}:\n  " + "\n  ".join(lines))
     return config
+
+
+def source_config(entry: dict, *, origin: str = "source") -> SourceConfig:
+    """One `collect.sources` entry, validated with its defaults filled in."""
+    entry = copy.deepcopy(entry)
+    validate({"sources": [entry]}, origin=origin, section="collect")
+    return build(SourceConfig, entry, f"source {entry.get('name')!r}")
 
 
 def load_config_file(path: str | os.PathLike) -> dict:
@@ -282,7 +306,7 @@ def source_files(source: SourceConfig | dict, *, index: int | None = None) -> di
     src = source if isinstance(source, dict) else dataclasses.asdict(source)
     where = f"collect.sources[{index}]" if index is not None else f"source {src['name']!r}"
     files: dict[Path, Path] = {}
-    for i, pattern in enumerate(src["paths"]):
+    for i, pattern in enumerate(src.get("paths") or ()):
         matches = sorted(glob.glob(pattern)) if _GLOB_CHARS.search(pattern) else [pattern]
         matches = [m for m in matches if os.path.isfile(m)]
         if not matches:
@@ -300,23 +324,74 @@ def shard_name(path: Path, root: Path) -> str:
     name = str(rel)
     for suffix in (".gz", ".xz", ".bz2", ".zst"):
         name = name.removesuffix(suffix)
-    for suffix in (".warc", ".wet", ".txt", ".jsonl", ".json", ".parquet"):
+    for suffix in (".warc", ".wet", ".xml", ".txt", ".jsonl", ".json", ".parquet"):
         name = name.removesuffix(suffix)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def source_shards(config: dict) -> dict[str, dict[str, Path]]:
-    """{source name: {shard name: input file}} for every configured source, checked."""
-    shards: dict[str, dict[str, Path]] = {}
+# The one shard of a source read as a whole (a Hugging Face dataset named without `paths`).
+WHOLE_DATASET = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """What one collect job reads: input files in order, or one byte range of a multistream dump."""
+
+    files: tuple[Path, ...]
+    byte_range: tuple[int, int] | None = None
+
+
+def group_files(files: list[Path], target_bytes: int) -> list[list[Path]]:
+    """Consecutive files (in sorted order) grouped up to `target_bytes` on disk; a larger file is alone.
+    With a target of 0, every file is its own group."""
+    groups: list[list[Path]] = []
+    size = 0
+    for f in files:
+        f_size = f.stat().st_size
+        if groups and target_bytes and size + f_size <= target_bytes:
+            groups[-1].append(f)
+            size += f_size
+        else:
+            groups.append([f])
+            size = f_size
+    return groups
+
+
+def source_shards(config: dict) -> dict[str, dict[str, Shard]]:
+    """{source name: {shard name: Shard}} for every configured source, checked.
+
+    Each shard is one collect job: a group of consecutive input files of about `group_mb` on disk (a
+    larger file is a shard alone), named after its first and last file. A Wikipedia multistream dump
+    larger than `group_mb` with its index beside it is cut into byte ranges of page streams instead
+    (shards `<dump>.p00000`, …). A Hugging Face dataset named without `paths` is one shard,
+    WHOLE_DATASET, with no input file.
+    """
+    shards: dict[str, dict[str, Shard]] = {}
     for i, src in enumerate(config["collect"]["sources"]):
         if src["name"] in shards:
             raise HaganeError(f"collect.sources[{i}].name: {src['name']!r} is used twice; names must be unique")
-        named: dict[str, Path] = {}
-        for f, root in source_files(src, index=i).items():
-            name = shard_name(f, root)
+        if src["type"] == "huggingface" and not src.get("paths"):
+            shards[src["name"]] = {WHOLE_DATASET: Shard(())}
+            continue
+        target = int(src.get("group_mb", 0) * 1024 * 1024)
+        roots = source_files(src, index=i)
+        named: dict[str, Shard] = {}
+
+        def add(name: str, shard: Shard) -> None:
             if name in named:
-                raise HaganeError(f"collect.sources[{i}]: files {named[name]} and {f} map to the same shard "
-                                  f"name {name!r}; set `root` or rename one")
-            named[name] = f
+                raise HaganeError(f"collect.sources[{i}]: files {named[name].files[0]} and {shard.files[0]} map to "
+                                  f"the same shard name {name!r}; set `root` or rename one")
+            named[name] = shard
+
+        for group in group_files(list(roots), target):
+            first = shard_name(group[0], roots[group[0]])
+            index = multistream_index(group[0]) if src["type"] == "wikipedia" and target else None
+            if len(group) == 1 and index is not None and group[0].stat().st_size > target:
+                for k, byte_range in enumerate(split_multistream(group[0], index, target)):
+                    add(f"{first}.p{k:05d}", Shard((group[0],), byte_range))
+            elif len(group) == 1:
+                add(first, Shard(tuple(group)))
+            else:
+                add(f"{first}--{shard_name(group[-1], roots[group[-1]])}", Shard(tuple(group)))
         shards[src["name"]] = named
     return shards

@@ -18,7 +18,20 @@ def test_demo_config_is_valid_and_filled(repo, demo_config, monkeypatch):
     assert config["tokenizer"]["vocab_size"] == demo_config["tokenizer"]["vocab_size"]
     shards = source_shards(config)
     assert set(shards) == {"debian_web", "manuals_text"}
-    assert [p.name for p in shards["manuals_text"].values()] == ["mew-manual-ja.txt.gz", "skk-manual-ja.txt"]
+    # Two small files: one collect job, named after the first and the last.
+    (group,) = shards["manuals_text"].items()
+    assert group[0] == "mew-manual-ja--skk-manual-ja"
+    assert [p.name for p in group[1].files] == ["mew-manual-ja.txt.gz", "skk-manual-ja.txt"]
+
+
+def test_files_are_grouped_by_size_on_disk(tmp_path):
+    for name, size in [("a", 400), ("b", 300), ("c", 2000), ("d", 100), ("e", 100)]:
+        (tmp_path / f"{name}.jsonl").write_bytes(b"x" * size)
+    entry = {"name": "s", "type": "jsonl", "paths": [str(tmp_path / "*.jsonl")]}
+    grouped = source_shards({"collect": {"sources": [{**entry, "group_mb": 1000 / 2**20}]}})["s"]
+    assert {k: [p.stem for p in v.files] for k, v in grouped.items()} == {"a--b": ["a", "b"], "c": ["c"], "d--e": ["d", "e"]}
+    one_each = source_shards({"collect": {"sources": [{**entry, "group_mb": 0}]}})["s"]
+    assert list(one_each) == ["a", "b", "c", "d", "e"]
 
 
 def test_typo_names_the_key_and_the_file(tmp_path, demo_config):

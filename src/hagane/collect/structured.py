@@ -11,15 +11,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from hagane.collect.readers import RawDocument, Rejected
-from hagane.collect.text import open_maybe_compressed
+from hagane.collect.text import bounded_lines, open_maybe_compressed, too_long
 from hagane.errors import HaganeError
 
 
-class _Records:
-    """Turns (position, record) pairs into documents or rejections, the same way for both formats."""
+class RecordFields:
+    """Turns (position, record) pairs into documents or rejections, the same way for every structured
+    format (JSON Lines, Parquet, Hugging Face datasets)."""
 
-    def __init__(self, position_name: str, text_field: str, id_field: str | None):
+    def __init__(self, position_name: str, text_field: str, id_field: str | None, max_bytes: int):
         self.position_name, self.text_field, self.id_field = position_name, text_field, id_field
+        self.max_bytes = max_bytes
         self.seen_ids: set[str] = set()
 
     def __call__(self, position: int, record: object) -> RawDocument | Rejected:
@@ -30,6 +32,8 @@ class _Records:
         if not isinstance(text, str):
             return Rejected("quarantined", "missing_text_field", where,
                             f"{self.position_name} {position}: no string field {self.text_field!r}")
+        if len(text) > self.max_bytes // 4 and len(text.encode("utf-8")) > self.max_bytes:
+            return too_long(where, self.max_bytes)
         origin = {self.position_name: position}
         if self.id_field is None:
             return RawDocument(text=text, locator=where, origin=origin)
@@ -45,12 +49,16 @@ class _Records:
         return RawDocument(text=text, locator=f"id:{record_id}", origin={**origin, "record_id": record_id})
 
 
-def read_jsonl(path: Path, text_field: str, id_field: str | None) -> Iterator[RawDocument | Rejected]:
-    records = _Records("line", text_field, id_field)
+def read_jsonl(path: Path, text_field: str, id_field: str | None,
+               max_bytes: int) -> Iterator[RawDocument | Rejected]:
+    records = RecordFields("line", text_field, id_field, max_bytes)
     line_no = 0
     try:
         with open_maybe_compressed(path) as f:
-            for line_no, raw in enumerate(f, start=1):
+            for line_no, raw in bounded_lines(f, max_bytes):
+                if raw is None:
+                    yield too_long(f"line:{line_no}", max_bytes)
+                    continue
                 if not raw.strip():
                     continue
                 try:
@@ -64,7 +72,8 @@ def read_jsonl(path: Path, text_field: str, id_field: str | None) -> Iterator[Ra
                           "the file is truncated or corrupt") from err
 
 
-def read_parquet(path: Path, text_field: str, id_field: str | None) -> Iterator[RawDocument | Rejected]:
+def read_parquet(path: Path, text_field: str, id_field: str | None,
+                 max_bytes: int) -> Iterator[RawDocument | Rejected]:
     try:
         parquet = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a file that is not Parquet
@@ -74,7 +83,7 @@ def read_parquet(path: Path, text_field: str, id_field: str | None) -> Iterator[
     if missing:
         raise HaganeError(f"{path}: no column {missing[0]!r} (columns: {', '.join(parquet.schema_arrow.names)}); "
                           "set text_field / id_field of the source")
-    records = _Records("row", text_field, id_field)
+    records = RecordFields("row", text_field, id_field, max_bytes)
     row = 0
     for batch in parquet.iter_batches(columns=columns, batch_size=1024):
         for record in batch.to_pylist():

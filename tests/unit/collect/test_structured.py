@@ -8,14 +8,14 @@ import pytest
 from conftest import JA_PARAGRAPHS
 from hagane.collect import DOCUMENTS, QUARANTINE, collect_file
 from hagane.collect.records import document_id
-from hagane.config import SourceConfig
+from hagane.config import source_config
 from hagane.errors import HaganeError
 from hagane.io import read_jsonl_zst
 
 
 def source(kind, id_field=None, text_field="text"):
-    return SourceConfig(name="s", type=kind, paths=("x",), on_record_error="quarantine", text_field=text_field,
-                        id_field=id_field)
+    entry = {"name": "s", "type": kind, "paths": ["x"], "text_field": text_field}
+    return source_config({**entry, "id_field": id_field} if id_field else entry)
 
 
 def test_jsonl_with_an_id_field_quarantines_each_fault_with_its_line(tmp_path):
@@ -50,3 +50,17 @@ def test_parquet_rows_and_a_missing_column(tmp_path):
     assert [d["origin"]["row"] for d in read_jsonl_zst(tmp_path / "out" / DOCUMENTS)] == [0, 2]
     with pytest.raises(HaganeError, match=r"c\.parquet: no column 'body'"):
         collect_file(source("parquet", text_field="body"), f, tmp_path, tmp_path / "out2")
+
+
+def test_jsonl_line_over_the_limit_is_quarantined_and_reading_goes_on(tmp_path):
+    huge = json.dumps({"text": "鋼" * 1_000_000}, ensure_ascii=False)  # 3 MB of UTF-8
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join([huge, json.dumps({"text": JA_PARAGRAPHS[0]}, ensure_ascii=False)]) + "\n", encoding="utf-8")
+    small = source_config({"name": "s", "type": "jsonl", "paths": ["x"], "max_record_mb": 1})
+    acc = collect_file(small, f, tmp_path, tmp_path / "out")
+    assert acc.as_dict() == {"records_seen": 2, "documents": 1, "skipped": {}, "quarantined": {"record_too_long": 1}}
+    table = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"text": ["鋼" * 1_000_000, JA_PARAGRAPHS[0]]}), table)
+    small = source_config({"name": "s", "type": "parquet", "paths": ["x"], "max_record_mb": 1})
+    acc = collect_file(small, table, tmp_path, tmp_path / "out2")
+    assert acc.documents == 1 and dict(acc.quarantined) == {"record_too_long": 1}

@@ -1,16 +1,18 @@
 import gzip
+import tracemalloc
 
 import pytest
 
 from conftest import JA_PARAGRAPHS
 from hagane.collect import DOCUMENTS, QUARANTINE, collect_file
-from hagane.config import SourceConfig
+from hagane.config import source_config
 from hagane.errors import HaganeError
 from hagane.io import read_jsonl_zst
 
 
-def source(separator="blank_line", on_record_error="quarantine"):
-    return SourceConfig(name="txt", type="text", paths=("x",), separator=separator, on_record_error=on_record_error)
+def source(separator="blank_line", on_record_error="quarantine", **options):
+    return source_config({"name": "txt", "type": "text", "paths": ["x"], "separator": separator,
+                          "on_record_error": on_record_error, **options})
 
 
 def test_blank_line_documents_with_line_locators(tmp_path):
@@ -48,4 +50,39 @@ def test_truncated_gzip_fails_naming_file_and_line(tmp_path):
         g.write(("\n\n".join(JA_PARAGRAPHS) + "\n\n") * 50)
     f.write_bytes(f.read_bytes()[:-30])
     with pytest.raises(HaganeError, match=r"c\.txt\.gz: compressed stream broken after line \d+"):
+        collect_file(source(), f, tmp_path, tmp_path / "out")
+
+
+def test_a_100_mb_line_is_quarantined_without_holding_it_in_memory(tmp_path):
+    f = tmp_path / "c.txt"
+    with open(f, "wb") as out:
+        out.write(JA_PARAGRAPHS[0].encode() + b"\n\n")
+        for _ in range(100):  # one 100 MB line, as a broken export or a minified dump would hold
+            out.write(b"x" * (1 << 20))
+        out.write(b"\n\n" + JA_PARAGRAPHS[1].encode() + b"\n")
+    tracemalloc.start()
+    try:
+        acc = collect_file(source(max_record_mb=8), f, tmp_path, tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert acc.as_dict() == {"records_seen": 3, "documents": 2, "skipped": {}, "quarantined": {"record_too_long": 1}}
+    (q,) = read_jsonl_zst(tmp_path / "out" / QUARANTINE)
+    assert q["locator"] == "line:3" and "more than 8388608 bytes" in q["detail"]
+    assert peak < 40 * 2**20, f"peak {peak / 2**20:.0f} MiB while reading a 100 MB line"
+
+
+def test_a_block_of_many_lines_over_the_limit_is_one_quarantined_record(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text(f"{JA_PARAGRAPHS[0]}\n\n" + "長い行です。\n" * 60_000 + f"\n{JA_PARAGRAPHS[1]}\n", encoding="utf-8")
+    acc = collect_file(source(max_record_mb=1), f, tmp_path, tmp_path / "out")
+    assert acc.as_dict() == {"records_seen": 3, "documents": 2, "skipped": {}, "quarantined": {"record_too_long": 1}}
+    line_mode = collect_file(source("line", max_record_mb=1), f, tmp_path, tmp_path / "out2")
+    assert line_mode.documents == 60_002 and not line_mode.quarantined
+
+
+def test_an_empty_file_fails_naming_it(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_bytes(b"")
+    with pytest.raises(HaganeError, match=r"c\.txt: empty file \(0 bytes\) in source 'txt'"):
         collect_file(source(), f, tmp_path, tmp_path / "out")

@@ -1,6 +1,7 @@
 import gzip
 import io
 import json
+import re
 
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
@@ -9,11 +10,12 @@ from warcio.warcwriter import WARCWriter
 from conftest import EN_PARAGRAPH, JA_PARAGRAPHS
 from hagane.collect import DOCUMENTS, QUARANTINE, collect_file
 from hagane.collect.records import document_id
-from hagane.config import SourceConfig
+from hagane.collect.warc import extract_text
+from hagane.config import source_config
 from hagane.errors import HaganeError
 from hagane.io import read_jsonl_zst
 
-SOURCE = SourceConfig(name="web", type="warc", paths=("x",), on_record_error="quarantine")
+SOURCE = source_config({"name": "web", "type": "warc", "paths": ["x"]})
 
 
 def page(body: str, title: str = "テスト") -> str:
@@ -46,6 +48,11 @@ def build_warc(path):
                  record_id="<urn:uuid:4>")
         response(writer, "https://example.jp/img.png", b"\x89PNG....", "image/png", record_id="<urn:uuid:5>")
         response(writer, "https://example.com/en", page(EN_PARAGRAPH, "Steel").encode(), record_id="<urn:uuid:6>")
+        # ISO-2022-JP with half-width katakana (ESC ( I), which strict iso2022_jp cannot decode.
+        response(writer, "https://example.jp/jis", page(ja + "\nﾊﾝｶｸｶﾀｶﾅも読める。", "JIS").encode("iso2022_jp_ext"),
+                 "text/html; charset=ISO-2022-JP", record_id="<urn:uuid:7>")
+        response(writer, "https://example.cn/zh", page("钢是铁和碳的合金，用于制造工具和武器已有数百年的历史。", "钢").encode(),
+                 record_id="<urn:uuid:8>")
 
 
 def test_collect_warc_decodes_charsets_and_accounts_for_every_record(tmp_path):
@@ -53,12 +60,13 @@ def test_collect_warc_decodes_charsets_and_accounts_for_every_record(tmp_path):
     warc.parent.mkdir()
     build_warc(warc)
     acc = collect_file(SOURCE, warc, tmp_path / "crawl", tmp_path / "out")
-    assert acc.as_dict() == {"records_seen": 7, "documents": 4, "skipped": {"not_html": 1, "warc_warcinfo_record": 1},
-                             "quarantined": {"undecodable_html": 1}}
+    assert acc.as_dict() == {"records_seen": 9, "documents": 4, "quarantined": {"undecodable_html": 1},
+                             "skipped": {"not_html": 1, "precheck_not_japanese": 2, "warc_warcinfo_record": 1}}
     docs = list(read_jsonl_zst(tmp_path / "out" / DOCUMENTS))
-    assert [d["origin"]["url"] for d in docs] == ["https://example.jp/utf8", "https://example.jp/sjis",
-                                                  "https://example.jp/euc", "https://example.com/en"]
-    assert [d["origin"]["charset"] for d in docs] == ["utf-8", "cp932", "euc_jis_2004", "utf-8"]
+    assert [(d["origin"]["url"], d["origin"]["charset"]) for d in docs] == [
+        ("https://example.jp/utf8", "utf-8"), ("https://example.jp/sjis", "cp932"),
+        ("https://example.jp/euc", "euc_jis_2004"), ("https://example.jp/jis", "iso2022_jp_ext")]
+    assert "ハンカクカタカナも読める。" in docs[3]["text"]  # NFKC widens the half-width katakana
     assert "丸数字の1と波ダッシュ~も読める。" in docs[1]["text"]  # decoded, then NFKC
     # Shift_JIS and EUC-JP pages decode to the same Japanese text as the UTF-8 one.
     assert JA_PARAGRAPHS[2] in docs[0]["text"] and JA_PARAGRAPHS[2] in docs[1]["text"] and JA_PARAGRAPHS[2] in docs[2]["text"]
@@ -69,7 +77,7 @@ def test_collect_warc_decodes_charsets_and_accounts_for_every_record(tmp_path):
     quarantined = list(read_jsonl_zst(tmp_path / "out" / QUARANTINE))
     assert [(q["reason"], q["locator"]) for q in quarantined] == [("undecodable_html", "<urn:uuid:4>")]
     manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
-    assert manifest["counts"]["records_seen"] == 7 and manifest["inputs"][0]["path"] == str(warc)
+    assert manifest["counts"]["records_seen"] == 9 and manifest["inputs"][0]["path"] == str(warc)
 
 
 def test_same_input_same_bytes(tmp_path):
@@ -113,8 +121,58 @@ def test_wet_conversion_records_are_documents(tmp_path):
                                                warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:w{i}>",
                                                                   "Content-Type": "text/plain"})
             writer.write_record(record)
-    source = SourceConfig(name="cc", type="wet", paths=("x",), on_record_error="quarantine")
+    source = source_config({"name": "cc", "type": "wet", "paths": ["x"]})
     acc = collect_file(source, wet, tmp_path, tmp_path / "out")
     assert acc.as_dict() == {"records_seen": 2, "documents": 1, "skipped": {"empty_text": 1}, "quarantined": {}}
     (doc,) = read_jsonl_zst(tmp_path / "out" / DOCUMENTS)
     assert doc["text"] == JA_PARAGRAPHS[0] and doc["origin"]["url"] == "https://example.jp/0"
+
+
+def test_precheck_off_collects_every_language(tmp_path):
+    warc = tmp_path / "a.warc.gz"
+    build_warc(warc)
+    everything = source_config({"name": "web", "type": "warc", "paths": ["x"], "japanese_precheck": False})
+    acc = collect_file(everything, warc, tmp_path, tmp_path / "out")
+    assert acc.documents == 6 and "precheck_not_japanese" not in acc.skipped
+
+
+def test_html_lang_ja_passes_the_precheck_without_hiragana(tmp_path):
+    warc = tmp_path / "a.warc.gz"
+    with open(warc, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        kanji_only = page("東京都千代田区丸の内一丁目。" * 3).replace("の", "ノ").replace("<html>", '<html lang="ja-JP">')
+        response(writer, "https://example.jp/kanji", kanji_only.encode(), record_id="<urn:uuid:k>")
+    assert collect_file(SOURCE, warc, tmp_path, tmp_path / "out").documents == 1
+
+
+def test_source_line_breaks_render_as_a_browser_shows_them():
+    wrapped = ("<html><body><article><h1>見出し</h1><p>日本語の文章は\n      行の途中で折り返しても、\n"
+               "ひとつの文として読める。English text\nstays spaced.</p><p>二つ目の段落も十分な長さの文章であり、"
+               "抽出器が本文として扱えるように書かれている。</p><pre>def f():\n    return 1</pre></article></body></html>")
+    text, _ = extract_text(wrapped, None)
+    assert "日本語の文章は行の途中で折り返しても、ひとつの文として読める。English text stays spaced." in text
+    assert "def f():\n    return 1" in text
+
+
+def test_broken_record_header_fails_naming_file_and_offset(tmp_path):
+    good = tmp_path / "good.warc"
+    with open(good, "wb") as f:
+        writer = WARCWriter(f, gzip=False)
+        response(writer, "https://example.jp/a", page("\n".join(JA_PARAGRAPHS)).encode(), record_id="<urn:uuid:a>")
+    first = good.read_bytes()
+    broken = tmp_path / "broken.warc"
+    broken.write_bytes(first + re.sub(rb"\r\nContent-Length: \d+", b"\r\nContent-Length: 12x", first, count=1))
+    with pytest.raises(HaganeError, match=r"broken\.warc: unreadable WARC record at byte offset \d+ "
+                                          r"\(last good record at byte offset \d+\): Invalid WARC record"):
+        collect_file(SOURCE, broken, tmp_path, tmp_path / "out")
+
+
+def test_oversized_body_is_quarantined_and_the_next_record_still_read(tmp_path):
+    warc = tmp_path / "a.warc.gz"
+    with open(warc, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        response(writer, "https://example.jp/huge", page(JA_PARAGRAPHS[0] * 3000).encode(), record_id="<urn:uuid:h>")
+        response(writer, "https://example.jp/a", page("\n".join(JA_PARAGRAPHS)).encode(), record_id="<urn:uuid:a>")
+    small = source_config({"name": "web", "type": "warc", "paths": ["x"], "max_record_mb": 0.1})
+    acc = collect_file(small, warc, tmp_path, tmp_path / "out")
+    assert acc.documents == 1 and dict(acc.quarantined) == {"record_too_long": 1}
