@@ -12,10 +12,10 @@ TORCH_INDEX ?=
 PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 KENLM_VERSION := 0.3.0
 # Debian/Ubuntu packages: a compiler and CMake, Boost and compression libraries for KenLM's lmplz,
-# tcmalloc for faster CPU training (DESIGN.md).
+# tcmalloc for faster CPU training (DESIGN.md), and Slurm with munge for the tests' localhost cluster.
 APT_PACKAGES := build-essential cmake libboost-program-options-dev libboost-system-dev \
 	libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev \
-	libtcmalloc-minimal4 python3-venv python3-dev
+	libtcmalloc-minimal4 python3-venv python3-dev slurmctld slurmd slurm-client munge
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SNAKEMAKE := $(BIN)/snakemake
 
@@ -23,7 +23,7 @@ SNAKEMAKE := $(BIN)/snakemake
 
 setup: $(VENV)/.stamp-python $(BIN)/lmplz
 
-.build/.stamp-apt:
+.build/.stamp-apt: Makefile
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \

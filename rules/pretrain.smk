@@ -20,6 +20,10 @@ rule pretrain_model:
     threads: config["pretrain"]["nproc"] * config["pretrain"]["threads_per_rank"]
     resources:
         tasks=config["pretrain"]["nproc"],
+        cpus_per_task=config["pretrain"]["threads_per_rank"],
+        # The launcher a cluster profile chooses (srun); empty locally, where the ranks start under
+        # torchrun. Its name is `mpi` because that is what the Slurm executor plugin looks for.
+        mpi="",
         mem_mb=8000,
         runtime=240,
     params:
@@ -27,4 +31,4 @@ rule pretrain_model:
         shards=per_shard("results/tokenize/{shard}/train"),
         out_dir=out_dir,
     shell:
-        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --launcher {resources.mpi:q} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

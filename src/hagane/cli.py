@@ -153,13 +153,20 @@ def cmd_pretrain_train(args) -> None:
     ModelArgs.from_config(cfg.model, vocab_size=1, max_seq_len=cfg.seq_len).check()
     launched = detect_topology().world_size > 1
     nproc = args.ranks or cfg.nproc
-    if args.launcher == "torchrun" or (args.launcher == "auto" and not launched and nproc > 1):
+    launcher = args.launcher or "auto"  # "" is what a profile without a launcher (resources.mpi) passes
+    env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads_per_rank)}
+    if tcmalloc := _tcmalloc_preload():
+        env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD"), tcmalloc]))
+    again = ["-m", "hagane", *sys.argv[1:], "--launcher", "none"]  # the last --launcher wins
+    if launcher == "srun" and not launched:
+        # Inside a Slurm allocation: one task per rank, across its nodes. The allocation's task count
+        # is not inherited (Snakemake's job step clears SLURM_NTASKS), so it is given here.
+        cmd = ["srun", f"--ntasks={nproc}", f"--cpus-per-task={cfg.threads_per_rank}", "--kill-on-bad-exit=1",
+               sys.executable, *again]
+        raise SystemExit(subprocess.call(cmd, env=env))
+    if launcher == "torchrun" or (launcher == "auto" and not launched and nproc > 1):
         # Re-enter this same command under torchrun, one process per rank on this node.
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "hagane", *sys.argv[1:], "--launcher", "none"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads_per_rank)}
-        if tcmalloc := _tcmalloc_preload():
-            env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD"), tcmalloc]))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *again]
         raise SystemExit(subprocess.call(cmd, env=env))
     from hagane.pretrain.train import train
 
@@ -276,8 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", nargs="+", required=True, help="train token shard prefixes (…/train)")
     p.add_argument("--tokenizer", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--launcher", choices=["auto", "torchrun", "none"], default="auto",
-                   help="auto: use the launcher that started us, else torchrun when nproc > 1")
+    p.add_argument("--launcher", choices=["", "auto", "torchrun", "srun", "none"], default="auto",
+                   help="auto (or empty): use the launcher that started us, else torchrun when nproc > 1; "
+                        "srun: start the ranks as tasks of this Slurm allocation")
     p.add_argument("--ranks", type=int, help="ranks on this node (default pretrain.nproc)")
     p.add_argument("--backend", choices=["auto", "gloo", "nccl", "mpi"], default="auto")
 

@@ -1,14 +1,17 @@
 """Who am I in the job? Rank, world size and local rank from whichever launcher started us.
 
 torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; srun sets SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID; Open MPI's
-mpiexec sets OMPI_COMM_WORLD_*; PMIx and Fujitsu MPI set PMIX_RANK or PMI_RANK/PMI_SIZE. Under a
-launcher other than torchrun, the caller must provide MASTER_ADDR and MASTER_PORT (the profile's glue).
+mpiexec sets OMPI_COMM_WORLD_*; PMIx and Fujitsu MPI set PMIX_RANK or PMI_RANK/PMI_SIZE. torchrun also
+sets MASTER_ADDR and MASTER_PORT; under srun they are derived from the step's node list and the job id
+(`slurm_rendezvous`); under other launchers the job script must export them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import subprocess
 
 import torch
 import torch.distributed as dist
@@ -48,6 +51,32 @@ def detect_topology(env: dict[str, str] | None = None) -> Topology:
     return Topology("none", 0, 1, 0)
 
 
+def first_slurm_host(nodelist: str) -> str:
+    """The first host of a Slurm node list ("node[03-05,07],gpu1" → "node03"), expanded by scontrol where
+    it is installed (it knows every form), by hand for the plain forms otherwise."""
+    try:
+        out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
+                             check=True, timeout=30).stdout.split()
+        if out:
+            return out[0]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    m = re.match(r"([^,\[]+)(?:\[(\d+))?", nodelist)
+    if not m:
+        raise HaganeError(f"cannot read the Slurm node list {nodelist!r}")
+    return m.group(1) + (m.group(2) or "")
+
+
+def slurm_rendezvous(env: dict[str, str]) -> dict[str, str]:
+    """MASTER_ADDR and MASTER_PORT for ranks started by srun: the step's first node, and a port derived
+    from the job id (so two jobs sharing a node do not collide)."""
+    nodelist = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST")
+    if not nodelist:
+        raise HaganeError("under srun but SLURM_STEP_NODELIST is not set: cannot find the first node")
+    job_id = int(env.get("SLURM_JOB_ID", "0"))
+    return {"MASTER_ADDR": first_slurm_host(nodelist), "MASTER_PORT": str(20000 + job_id % 20000)}
+
+
 def choose_backend(requested: str = "auto") -> str:
     if requested == "mpi" and not dist.is_mpi_available():
         raise HaganeError("backend 'mpi' requested but this torch build has no MPI support "
@@ -65,6 +94,9 @@ def init_distributed(topo: Topology, backend: str) -> None:
     os.environ.setdefault("RANK", str(topo.rank))
     os.environ.setdefault("WORLD_SIZE", str(topo.world_size))
     os.environ.setdefault("LOCAL_RANK", str(topo.local_rank))
+    if topo.launcher == "srun" and not ("MASTER_ADDR" in os.environ and "MASTER_PORT" in os.environ):
+        for var, value in slurm_rendezvous(dict(os.environ)).items():
+            os.environ.setdefault(var, value)
     for var in ("MASTER_ADDR", "MASTER_PORT"):
         if var not in os.environ:
             raise HaganeError(f"{var} is not set: under {topo.launcher}, the job script must export "

@@ -150,7 +150,7 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
         write_manifest(out_dir, stage="pretrain", config={"pretrain": dataclasses.asdict(cfg), "backend": backend},
                        inputs=[*inputs, tokenizer_model], outputs=[final, metrics_path],
                        counts={"steps": cfg.steps, "tokens": cfg.steps * tokens_per_step,
-                               "parameters": model.num_parameters(), "world_size": topo.world_size,
+                               "parameters": model.num_parameters(), "world_size": topo.world_size, "launcher": topo.launcher,
                                "resumed_from_step": start_step}, started_at=started)
     if dist.is_initialized():
         dist.barrier()
