@@ -61,11 +61,10 @@ class ScoreConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SelectConfig:
+    preset: str
     language: str
-    min_language_score: float
-    min_chars: int
-    min_hiragana_ratio: float
-    max_duplicate_line_ratio: float
+    min_language_score: float | None  # None: the preset's
+    thresholds: dict  # {metric: {"min": …, "max": …}} on top of the preset's
 
 
 @dataclasses.dataclass(frozen=True)

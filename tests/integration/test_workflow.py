@@ -127,7 +127,7 @@ def test_changing_the_vocabulary_reruns_the_tokenizer_and_after_only(run, tmp_pa
 
 
 def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):
-    cfg = changed_config(tmp_path, lambda c: c["filter"]["select"].update(min_chars=300))
+    cfg = changed_config(tmp_path, lambda c: c["filter"]["select"]["thresholds"].update(n_chars={"min": 300}))
     proc = snakemake(run, "--dry-run", config=cfg)
     jobs = planned_jobs(proc.stdout)
     assert jobs["select_documents"] == 2 and "score_documents" not in jobs and "collect_documents" not in jobs

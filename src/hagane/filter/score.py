@@ -8,7 +8,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from hagane.config import ScoreConfig
-from hagane.filter.heuristics import heuristic_scores
+from hagane.filter.heuristics import METRICS, heuristic_scores
 from hagane.filter.langid import LanguageIdentifier
 from hagane.io import atomic_path, read_jsonl_zst
 from hagane.manifest import now, write_manifest
@@ -24,7 +24,7 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path) -> int:
         language, language_score = identify(doc["text"])
         rows.append({"id": doc["id"], "language": language, "language_score": language_score,
                      **heuristic_scores(doc["text"])})
-    columns = ["id", "language", "language_score", "n_chars", "hiragana_ratio", "duplicate_line_ratio"]
+    columns = ["id", "language", "language_score", *METRICS]
     frame = pd.DataFrame(rows, columns=columns)
     with atomic_path(out_dir / SCORES) as tmp:
         frame.to_parquet(tmp, index=False)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from hagane.config import SelectConfig
 from hagane.errors import HaganeError
+from hagane.filter.presets import PRESETS, drop_reason_name, resolve
 from hagane.io import read_jsonl_zst, write_json, write_jsonl_zst
 from hagane.manifest import now, write_manifest
 
@@ -23,13 +24,20 @@ Rule = tuple[str, Callable[[dict], bool]]  # (drop reason, predicate that is Tru
 
 
 def rules(cfg: SelectConfig) -> list[Rule]:
-    return [
+    """Language first, then the preset's bounds with the config's on top, in the order of METRICS."""
+    min_score = cfg.min_language_score
+    if min_score is None:
+        min_score = PRESETS[cfg.preset]["min_language_score"] if cfg.preset in PRESETS else 0.5
+    active: list[Rule] = [
         (f"lang_not_{cfg.language}", lambda s: s["language"] == cfg.language),
-        ("lang_score_low", lambda s: s["language_score"] >= cfg.min_language_score),
-        ("too_short", lambda s: s["n_chars"] >= cfg.min_chars),
-        ("hiragana_ratio_low", lambda s: s["hiragana_ratio"] >= cfg.min_hiragana_ratio),
-        ("duplicate_lines_high", lambda s: s["duplicate_line_ratio"] <= cfg.max_duplicate_line_ratio),
+        ("lang_score_low", lambda s: s["language_score"] >= min_score),
     ]
+    for metric, bounds in resolve(cfg.preset, cfg.thresholds).items():
+        if "min" in bounds:
+            active.append((drop_reason_name(metric, "min"), lambda s, m=metric, v=bounds["min"]: s[m] >= v))
+        if "max" in bounds:
+            active.append((drop_reason_name(metric, "max"), lambda s, m=metric, v=bounds["max"]: s[m] <= v))
+    return active
 
 
 def drop_reason(scores: dict, active: list[Rule]) -> str | None:
@@ -65,7 +73,8 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
     write_jsonl_zst(out_dir / KEPT, kept)
     write_jsonl_zst(out_dir / DROPPED, dropped)
     write_json(out_dir / COUNTS, counts)
-    write_manifest(out_dir, stage="filter.select", config={"select": vars(cfg)}, inputs=[documents, scores],
+    write_manifest(out_dir, stage="filter.select", config={"select": vars(cfg), "bounds": resolve(cfg.preset, cfg.thresholds)},
+                   inputs=[documents, scores],
                    outputs=[out_dir / KEPT, out_dir / DROPPED, out_dir / COUNTS], counts=counts,
                    started_at=started)
     print(f"select {documents}: {counts}")

@@ -3,13 +3,13 @@ import json
 import pandas as pd
 
 from conftest import EN_PARAGRAPH, ja_document
-from hagane.config import ScoreConfig, SelectConfig
+from hagane.config import ScoreConfig, stage_config
 from hagane.filter.score import SCORES, score_shard
 from hagane.filter.select import COUNTS, DROPPED, KEPT, drop_reason, rules, select_shard
 from hagane.io import read_jsonl_zst, write_jsonl_zst
 
-CFG = SelectConfig(language="ja", min_language_score=0.5, min_chars=200, min_hiragana_ratio=0.2,
-                   max_duplicate_line_ratio=0.3)
+CFG = stage_config("filter", {"select": {"thresholds": {
+    "n_chars": {"min": 200}, "hiragana_ratio": {"min": 0.2}, "duplicate_line_ratio": {"max": 0.3}}}}, origin="test").select
 GOOD = {"language": "ja", "language_score": 0.99, "n_chars": 500, "hiragana_ratio": 0.3, "duplicate_line_ratio": 0.0}
 
 
