@@ -12,10 +12,11 @@ TORCH_INDEX ?=
 PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 KENLM_VERSION := 0.3.0
 # Debian/Ubuntu packages: a compiler and CMake, Boost and compression libraries for KenLM's lmplz,
-# tcmalloc for faster CPU training (DESIGN.md), and Slurm with munge for the tests' localhost cluster.
+# tcmalloc for faster CPU training (DESIGN.md), Slurm with munge for the tests' localhost cluster, and
+# Open MPI's mpiexec for the MPI launch test.
 APT_PACKAGES := build-essential cmake libboost-program-options-dev libboost-system-dev \
 	libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev \
-	libtcmalloc-minimal4 python3-venv python3-dev slurmctld slurmd slurm-client munge
+	libtcmalloc-minimal4 python3-venv python3-dev slurmctld slurmd slurm-client munge openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SNAKEMAKE := $(BIN)/snakemake
 

@@ -31,4 +31,4 @@ rule pretrain_model:
         shards=per_shard("results/tokenize/{shard}/train"),
         out_dir=out_dir,
     shell:
-        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --launcher {resources.mpi:q} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --launcher={resources.mpi} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

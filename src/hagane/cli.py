@@ -164,6 +164,12 @@ def cmd_pretrain_train(args) -> None:
         cmd = ["srun", f"--ntasks={nproc}", f"--cpus-per-task={cfg.threads_per_rank}", "--kill-on-bad-exit=1",
                sys.executable, *again]
         raise SystemExit(subprocess.call(cmd, env=env))
+    if launcher == "mpiexec" and not launched:
+        # PBS and Grid Engine allocations (ABCI, TSUBAME) and Fujitsu MPI: mpiexec reads the hosts from the
+        # scheduler; -x forwards the thread count and the environment to ranks on other nodes (Open MPI).
+        forward = [arg for var in ("OMP_NUM_THREADS", "PATH", "LD_PRELOAD") if var in env for arg in ("-x", var)]
+        cmd = ["mpiexec", "-n", str(nproc), *forward, sys.executable, *again]
+        raise SystemExit(subprocess.call(cmd, env=env))
     if launcher == "torchrun" or (launcher == "auto" and not launched and nproc > 1):
         # Re-enter this same command under torchrun, one process per rank on this node.
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *again]
@@ -283,9 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", nargs="+", required=True, help="train token shard prefixes (…/train)")
     p.add_argument("--tokenizer", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--launcher", choices=["", "auto", "torchrun", "srun", "none"], default="auto",
+    p.add_argument("--launcher", choices=["", "auto", "torchrun", "srun", "mpiexec", "none"], default="auto",
                    help="auto (or empty): use the launcher that started us, else torchrun when nproc > 1; "
-                        "srun: start the ranks as tasks of this Slurm allocation")
+                        "srun / mpiexec: start the ranks as tasks of this Slurm / MPI allocation")
     p.add_argument("--ranks", type=int, help="ranks on this node (default pretrain.nproc)")
     p.add_argument("--backend", choices=["auto", "gloo", "nccl", "mpi"], default="auto")
 

@@ -2,8 +2,8 @@
 
 torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; srun sets SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID; Open MPI's
 mpiexec sets OMPI_COMM_WORLD_*; PMIx and Fujitsu MPI set PMIX_RANK or PMI_RANK/PMI_SIZE. torchrun also
-sets MASTER_ADDR and MASTER_PORT; under srun they are derived from the step's node list and the job id
-(`slurm_rendezvous`); under other launchers the job script must export them.
+sets MASTER_ADDR and MASTER_PORT; under srun and mpiexec they are derived from the scheduler's node list
+and job id (`rendezvous`), unless the job script exports them.
 """
 
 from __future__ import annotations
@@ -67,14 +67,44 @@ def first_slurm_host(nodelist: str) -> str:
     return m.group(1) + (m.group(2) or "")
 
 
-def slurm_rendezvous(env: dict[str, str]) -> dict[str, str]:
-    """MASTER_ADDR and MASTER_PORT for ranks started by srun: the step's first node, and a port derived
-    from the job id (so two jobs sharing a node do not collide)."""
+def _job_port(env: dict[str, str]) -> str:
+    """A port derived from the scheduler's job id (Slurm, PBS, Grid Engine, PJM), so that two jobs
+    sharing a node do not collide; 29500, torch's default, outside a scheduler."""
+    for var in ("SLURM_JOB_ID", "PBS_JOBID", "JOB_ID", "PJM_JOBID"):
+        if m := re.match(r"\d+", env.get(var, "")):
+            return str(20000 + int(m.group()) % 20000)
+    return "29500"
+
+
+def first_host(env: dict[str, str]) -> str | None:
+    """The first node of the job, from whichever scheduler started it: Slurm's node list, PBS's
+    $PBS_NODEFILE (one host per line), Grid Engine's $PE_HOSTFILE (host, slots, queue, …)."""
     nodelist = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST")
-    if not nodelist:
-        raise HaganeError("under srun but SLURM_STEP_NODELIST is not set: cannot find the first node")
-    job_id = int(env.get("SLURM_JOB_ID", "0"))
-    return {"MASTER_ADDR": first_slurm_host(nodelist), "MASTER_PORT": str(20000 + job_id % 20000)}
+    if nodelist:
+        return first_slurm_host(nodelist)
+    for var in ("PBS_NODEFILE", "PE_HOSTFILE"):
+        if path := env.get(var):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    line = next((line for line in f if line.strip()), "")
+            except OSError as err:
+                raise HaganeError(f"${var} names {path}, which cannot be read: {err.strerror}") from err
+            if line.strip():
+                return line.split()[0]
+    return None
+
+
+def rendezvous(topo: Topology, env: dict[str, str]) -> dict[str, str]:
+    """MASTER_ADDR and MASTER_PORT for ranks that srun or mpiexec started: the job's first node and a
+    port derived from the job id. Ranks all on one node (Open MPI says so) meet on 127.0.0.1."""
+    host = first_host(env)
+    world = env.get("OMPI_COMM_WORLD_SIZE")
+    if host is None and world is not None and env.get("OMPI_COMM_WORLD_LOCAL_SIZE") == world:
+        host = "127.0.0.1"
+    if host is None:
+        raise HaganeError(f"under {topo.launcher}, the first node of the job is unknown: no Slurm node list, "
+                          "$PBS_NODEFILE or $PE_HOSTFILE; export MASTER_ADDR and MASTER_PORT in the job script")
+    return {"MASTER_ADDR": host, "MASTER_PORT": _job_port(env)}
 
 
 def choose_backend(requested: str = "auto") -> str:
@@ -94,8 +124,8 @@ def init_distributed(topo: Topology, backend: str) -> None:
     os.environ.setdefault("RANK", str(topo.rank))
     os.environ.setdefault("WORLD_SIZE", str(topo.world_size))
     os.environ.setdefault("LOCAL_RANK", str(topo.local_rank))
-    if topo.launcher == "srun" and not ("MASTER_ADDR" in os.environ and "MASTER_PORT" in os.environ):
-        for var, value in slurm_rendezvous(dict(os.environ)).items():
+    if topo.launcher != "torchrun" and not ("MASTER_ADDR" in os.environ and "MASTER_PORT" in os.environ):
+        for var, value in rendezvous(topo, dict(os.environ)).items():
             os.environ.setdefault(var, value)
     for var in ("MASTER_ADDR", "MASTER_PORT"):
         if var not in os.environ:

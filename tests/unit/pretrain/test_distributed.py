@@ -1,7 +1,7 @@
 import pytest
 
 from hagane.errors import HaganeError
-from hagane.pretrain.distributed import detect_topology, first_slurm_host, slurm_rendezvous
+from hagane.pretrain.distributed import Topology, detect_topology, first_slurm_host, rendezvous
 
 
 @pytest.mark.parametrize("env, expected", [
@@ -25,6 +25,29 @@ def test_srun_rendezvous_from_the_node_list_and_job_id(monkeypatch):
     monkeypatch.setenv("PATH", "")  # no scontrol: the plain forms are expanded by hand
     assert first_slurm_host("node[03-05,07],gpu1") == "node03" and first_slurm_host("vm") == "vm"
     env = {"SLURM_STEP_NODELIST": "a001", "SLURM_JOB_ID": "123456"}
-    assert slurm_rendezvous(env) == {"MASTER_ADDR": "a001", "MASTER_PORT": str(20000 + 123456 % 20000)}
-    with pytest.raises(HaganeError, match="SLURM_STEP_NODELIST"):
-        slurm_rendezvous({"SLURM_JOB_ID": "1"})
+    assert rendezvous(SRUN, env) == {"MASTER_ADDR": "a001", "MASTER_PORT": str(20000 + 123456 % 20000)}
+
+
+SRUN = Topology("srun", 0, 2, 0)
+MPI = Topology("openmpi", 0, 2, 0)
+
+
+def test_mpiexec_rendezvous_from_pbs_and_grid_engine_host_files(tmp_path):
+    # ABCI (PBS Professional): one host per line, repeated per slot; job ids like 12345.pbs1.
+    nodefile = tmp_path / "pbs_nodes"
+    nodefile.write_text("a0123\na0123\na0456\n")
+    assert rendezvous(MPI, {"PBS_NODEFILE": str(nodefile), "PBS_JOBID": "12345.pbs1"}) == {
+        "MASTER_ADDR": "a0123", "MASTER_PORT": str(20000 + 12345)}
+    # TSUBAME (Grid Engine): host, slots, queue@host, processor range.
+    hostfile = tmp_path / "pe_hostfile"
+    hostfile.write_text("r7n3 4 node_f.q@r7n3 UNDEFINED\nr7n4 4 node_f.q@r7n4 UNDEFINED\n")
+    assert rendezvous(MPI, {"PE_HOSTFILE": str(hostfile), "JOB_ID": "987654"})["MASTER_ADDR"] == "r7n3"
+
+
+def test_mpiexec_on_one_node_meets_on_localhost_and_otherwise_asks(tmp_path):
+    one_node = {"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"}
+    assert rendezvous(MPI, one_node) == {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    with pytest.raises(HaganeError, match="export MASTER_ADDR and MASTER_PORT"):
+        rendezvous(MPI, {"OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_SIZE": "2"})
+    with pytest.raises(HaganeError, match=r"\$PBS_NODEFILE names .*nowhere"):
+        rendezvous(MPI, {"PBS_NODEFILE": str(tmp_path / "nowhere")})

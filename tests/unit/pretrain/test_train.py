@@ -17,11 +17,12 @@ DEBUG = {"model": {"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "ffn
          "seed": 7, "nproc": 2, "threads_per_rank": 1, "checkpoint_every": 6, "log_every": 1}
 
 
-def run_train(toy_corpus, out_dir, ranks=2):
+def run_train(toy_corpus, out_dir, ranks=2, launcher=None, env=None):
     cmd = [sys.executable, "-m", "hagane", "pretrain", "train", "--pretrain-json", json.dumps(DEBUG),
            "--ranks", str(ranks), "--shards", str(toy_corpus / "tokens" / "train"),
-           "--tokenizer", str(toy_corpus / "tokenizer" / "spm.model"), "--out-dir", str(out_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+           "--tokenizer", str(toy_corpus / "tokenizer" / "spm.model"), "--out-dir", str(out_dir),
+           *(["--launcher", launcher] if launcher else [])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()], proc.stdout
 
@@ -47,6 +48,18 @@ def test_two_gloo_ranks_reproduce_the_golden_losses(first_run):
     assert state["step"] == 12 and state["model_args"]["dim"] == 64
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["counts"]["world_size"] == 2 and manifest["counts"]["steps"] == 12
+
+
+def test_mpiexec_ranks_give_the_same_losses_as_torchrun(first_run, toy_corpus, tmp_path):
+    """Open MPI's mpiexec (Debian's openmpi-bin, installed by make) starting 2 ranks that meet over gloo."""
+    if shutil.which("mpiexec") is None:
+        pytest.fail("mpiexec not found: `make setup` installs Debian's openmpi-bin")
+    # Open MPI refuses root and more ranks than cores unless told; a site would not need these.
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    metrics, log = run_train(toy_corpus, tmp_path / "mpi", launcher="mpiexec", env=env)
+    assert "2 rank(s) via openmpi" in log
+    assert [m["loss"] for m in metrics] == [m["loss"] for m in first_run[1]]
 
 
 def test_resume_from_checkpoint_gives_the_same_losses(first_run, toy_corpus, tmp_path):
