@@ -31,6 +31,32 @@ def collect_byte_range(wildcards):
     return "" if byte_range is None else f"--byte-range {byte_range[0]}:{byte_range[1]}"
 
 
+KENLM_SOURCES = config["filter"]["kenlm"]["reference_sources"]
+for name in KENLM_SOURCES:
+    if name not in SHARDS:
+        raise WorkflowError(
+            f"invalid configuration: filter.kenlm.reference_sources names {name!r}, "
+            f"which is not a collect source ({', '.join(SHARDS)})"
+        )
+
+
+def kenlm_reference_documents(wildcards):
+    return [
+        f"results/collect/{source}/{part}/documents.jsonl.zst"
+        for source in KENLM_SOURCES
+        for part in SHARDS[source]
+    ]
+
+
+def kenlm_model(wildcards):
+    """The perplexity model the scores need, if any (filter.kenlm.reference_sources)."""
+    return ["results/filter/kenlm/lm.binary"] if KENLM_SOURCES else []
+
+
+def kenlm_option(wildcards):
+    return "--kenlm results/filter/kenlm" if KENLM_SOURCES else ""
+
+
 def source_json(wildcards):
     entry = next(
         s for s in config["collect"]["sources"] if s["name"] == wildcards.source

@@ -2,9 +2,33 @@
 # when a threshold changes (each rule's params hold only its own sub-section).
 
 
+rule train_kenlm:
+    input:
+        docs=kenlm_reference_documents,
+    output:
+        spm="results/filter/kenlm/spm.model",
+        lm="results/filter/kenlm/lm.binary",
+        manifest="results/filter/kenlm/_manifest.json",
+    log:
+        "logs/filter/kenlm.log",
+    benchmark:
+        "benchmarks/filter/kenlm.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        cfg=section("filter", "kenlm"),
+        out_dir=out_dir,
+    shell:
+        "hagane filter kenlm --filter-json {params.cfg:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
 rule score_documents:
     input:
         docs="results/collect/{source}/{part}/documents.jsonl.zst",
+        kenlm=kenlm_model,
     output:
         scores="results/filter/score/{source}/{part}/scores.parquet",
         manifest="results/filter/score/{source}/{part}/_manifest.json",
@@ -18,10 +42,11 @@ rule score_documents:
         mem_mb=2000,
         runtime=60,
     params:
-        cfg=section("filter", "score"),
+        cfg=section("filter", "score", "kenlm"),
+        kenlm=kenlm_option,
         out_dir=out_dir,
     shell:
-        "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} {params.kenlm} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule select_documents:

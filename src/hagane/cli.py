@@ -93,7 +93,14 @@ def cmd_filter_score(args) -> None:
     from hagane.filter.score import score_shard
 
     (cfg,) = _sections(args)
-    score_shard(cfg.score, args.documents, args.out_dir)
+    score_shard(cfg.score, args.documents, args.out_dir, kenlm_dir=args.kenlm)
+
+
+def cmd_filter_kenlm(args) -> None:
+    from hagane.filter.lm import train_kenlm
+
+    (cfg,) = _sections(args)
+    train_kenlm(cfg.kenlm, args.documents, args.out_dir)
 
 
 def cmd_filter_select(args) -> None:
@@ -254,9 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
 
     s = stage("filter", "score documents once, select cheaply")
-    p = verb(s, "score", cmd_filter_score, "language ID and heuristics → scores.parquet")
+    p = verb(s, "score", cmd_filter_score, "language ID, heuristics (and perplexity) → scores.parquet")
     _add_sections(p, "filter")
     p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--kenlm", type=Path, help="a KenLM model directory (hagane filter kenlm) to score perplexity")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "kenlm", cmd_filter_kenlm, "train the perplexity model on reference documents (lmplz)")
+    _add_sections(p, "filter")
+    p.add_argument("--documents", type=Path, nargs="+", required=True)
     p.add_argument("--out-dir", type=Path, required=True)
     p = verb(s, "select", cmd_filter_select, "apply thresholds → kept, dropped (with reasons), counts")
     _add_sections(p, "filter")

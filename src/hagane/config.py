@@ -68,9 +68,18 @@ class SelectConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class KenLMConfig:
+    reference_sources: tuple[str, ...]  # empty: no perplexity scoring
+    order: int
+    vocab_size: int
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
 class FilterConfig:
     score: ScoreConfig
     select: SelectConfig
+    kenlm: KenLMConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,6 +44,10 @@ METRICS = ("n_chars", "n_japanese_chars", "hiragana_ratio", "hiragana_share", "k
            "url_char_ratio")
 
 
+# Score columns the select step can bound: the heuristics, and the KenLM perplexity when it is scored.
+SELECTABLE = (*METRICS, "kenlm_ppl")
+
+
 def hiragana_ratio(text: str) -> float:
     """Hiragana among non-whitespace characters (the demo's and LLM-jp v2's rule)."""
     dense = _WHITESPACE.sub("", text)

@@ -9,7 +9,7 @@ dropped from the documentation.
 from __future__ import annotations
 
 from hagane.errors import HaganeError
-from hagane.filter.heuristics import DUPLICATE_NGRAM_SIZES, METRICS
+from hagane.filter.heuristics import DUPLICATE_NGRAM_SIZES, SELECTABLE
 
 Bounds = dict[str, float | None]  # {"min": …, "max": …}; a missing or None bound is open
 
@@ -75,13 +75,13 @@ def drop_reason_name(metric: str, bound: str) -> str:
 
 
 def resolve(preset: str, thresholds: dict[str, Bounds]) -> dict[str, Bounds]:
-    """The preset's bounds with the config's on top, in METRICS order (the order rules are checked)."""
+    """The preset's bounds with the config's on top, in SELECTABLE order (the order rules are checked)."""
     if preset not in PRESETS:
         raise HaganeError(f"unknown filter preset {preset!r} (presets: {', '.join(PRESETS)})")
     merged: dict[str, Bounds] = {m: dict(b) for m, b in PRESETS[preset]["thresholds"].items()}
     for metric, bounds in thresholds.items():
-        if metric not in METRICS:
-            raise HaganeError(f"filter.select.thresholds: no metric {metric!r} (metrics: {', '.join(METRICS)})")
+        if metric not in SELECTABLE:
+            raise HaganeError(f"filter.select.thresholds: no metric {metric!r} (metrics: {', '.join(SELECTABLE)})")
         merged.setdefault(metric, {}).update(bounds)
     cleaned = {m: {k: v for k, v in bounds.items() if v is not None} for m, bounds in merged.items()}
-    return {m: cleaned[m] for m in METRICS if cleaned.get(m)}
+    return {m: cleaned[m] for m in SELECTABLE if cleaned.get(m)}

@@ -51,6 +51,10 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
         dup = table.index[table.index.duplicated()][0]
         raise HaganeError(f"{scores}: document id {dup} appears more than once; ids must be unique per shard")
     active = rules(cfg)
+    bounded = resolve(cfg.preset, cfg.thresholds)
+    if missing := [m for m in bounded if m not in table.columns]:
+        raise HaganeError(f"filter.select.thresholds bound {missing[0]!r}, which {scores} does not hold: "
+                          "kenlm_ppl is scored only with filter.kenlm.reference_sources")
     kept: list[dict] = []
     dropped: list[dict] = []
     reasons: Counter = Counter()
@@ -73,7 +77,7 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
     write_jsonl_zst(out_dir / KEPT, kept)
     write_jsonl_zst(out_dir / DROPPED, dropped)
     write_json(out_dir / COUNTS, counts)
-    write_manifest(out_dir, stage="filter.select", config={"select": vars(cfg), "bounds": resolve(cfg.preset, cfg.thresholds)},
+    write_manifest(out_dir, stage="filter.select", config={"select": vars(cfg), "bounds": bounded},
                    inputs=[documents, scores],
                    outputs=[out_dir / KEPT, out_dir / DROPPED, out_dir / COUNTS], counts=counts,
                    started_at=started)

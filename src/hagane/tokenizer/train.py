@@ -50,7 +50,7 @@ def train_sentencepiece(cfg: TokenizerConfig, split: SplitConfig, shards: list[P
             # value <= 2178"): pass it on with the config key to change.
             raise HaganeError(f"SentencePiece training failed on {n_lines} lines: {err}; adjust tokenizer.vocab_size "
                               "or tokenizer.character_coverage, or give the tokenizer more text") from None
-        _strip_temporary_paths(Path(tmp) / "spm.model")
+        strip_temporary_paths(Path(tmp) / "spm.model")
         model_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in (".model", ".vocab"):
             tmp_out = model_path.with_name(f".{model_path.stem}{suffix}.tmp")
@@ -59,7 +59,7 @@ def train_sentencepiece(cfg: TokenizerConfig, split: SplitConfig, shards: list[P
     return n_lines
 
 
-def _strip_temporary_paths(model_file: Path) -> None:
+def strip_temporary_paths(model_file: Path) -> None:
     """SentencePiece records its input file and output prefix in the model; ours are random temporary
     paths, which would make the same config give different bytes."""
     from sentencepiece import sentencepiece_model_pb2 as pb

@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from hagane.filter.heuristics import METRICS, duplicate_line_ratio, duplicate_ngram_share, heuristic_scores, \
+from hagane.filter.heuristics import METRICS, SELECTABLE, duplicate_line_ratio, duplicate_ngram_share, heuristic_scores, \
     hiragana_ratio, top_ngram_share
 
 # 70 characters (65 without whitespace). Japanese characters in Swallow's sense: 21 hiragana, 4 katakana
@@ -52,4 +52,4 @@ def test_ngram_shares_on_repetitive_text():
 def test_the_schema_lists_every_metric(repo):
     schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
     select = schema["properties"]["filter"]["properties"]["select"]["properties"]
-    assert tuple(select["thresholds"]["propertyNames"]["enum"]) == METRICS
+    assert tuple(select["thresholds"]["propertyNames"]["enum"]) == SELECTABLE
