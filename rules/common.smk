@@ -32,18 +32,22 @@ def collect_byte_range(wildcards):
 
 
 KENLM_SOURCES = config["filter"]["kenlm"]["reference_sources"]
-for name in KENLM_SOURCES:
-    if name not in SHARDS:
-        raise WorkflowError(
-            f"invalid configuration: filter.kenlm.reference_sources names {name!r}, "
-            f"which is not a collect source ({', '.join(SHARDS)})"
-        )
+QUALITY_SOURCES = config["filter"]["quality"]["reference_sources"]
+for key, names in [("kenlm", KENLM_SOURCES), ("quality", QUALITY_SOURCES)]:
+    for name in names:
+        if name not in SHARDS:
+            raise WorkflowError(
+                f"invalid configuration: filter.{key}.reference_sources names {name!r}, "
+                f"which is not a collect source ({', '.join(SHARDS)})"
+            )
 
 
-def kenlm_reference_documents(wildcards):
+def collected_documents(sources, complement=False):
+    """The collect outputs of `sources` (or, with `complement`, of every other source)."""
+    chosen = [s for s in SHARDS if (s in sources) != complement]
     return [
         f"results/collect/{source}/{part}/documents.jsonl.zst"
-        for source in KENLM_SOURCES
+        for source in chosen
         for part in SHARDS[source]
     ]
 
@@ -53,8 +57,16 @@ def kenlm_model(wildcards):
     return ["results/filter/kenlm/lm.binary"] if KENLM_SOURCES else []
 
 
-def kenlm_option(wildcards):
-    return "--kenlm results/filter/kenlm" if KENLM_SOURCES else ""
+def quality_model(wildcards):
+    """The quality classifier the scores need, if any (filter.quality.reference_sources)."""
+    return ["results/filter/quality/model.bin"] if QUALITY_SOURCES else []
+
+
+def model_options(wildcards):
+    """The score verb's options naming the models in use; paths need no quoting."""
+    options = ["--kenlm results/filter/kenlm"] if KENLM_SOURCES else []
+    options += ["--quality results/filter/quality"] if QUALITY_SOURCES else []
+    return " ".join(options)
 
 
 def source_json(wildcards):

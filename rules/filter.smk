@@ -4,7 +4,7 @@
 
 rule train_kenlm:
     input:
-        docs=kenlm_reference_documents,
+        docs=lambda w: collected_documents(KENLM_SOURCES),
     output:
         spm="results/filter/kenlm/spm.model",
         lm="results/filter/kenlm/lm.binary",
@@ -25,10 +25,34 @@ rule train_kenlm:
         "hagane filter kenlm --filter-json {params.cfg:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
+rule train_quality:
+    input:
+        positives=lambda w: collected_documents(QUALITY_SOURCES),
+        negatives=lambda w: collected_documents(QUALITY_SOURCES, complement=True),
+    output:
+        model="results/filter/quality/model.bin",
+        manifest="results/filter/quality/_manifest.json",
+    log:
+        "logs/filter/quality.log",
+    benchmark:
+        "benchmarks/filter/quality.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        cfg=section("filter", "quality"),
+        out_dir=out_dir,
+    shell:
+        "hagane filter quality --filter-json {params.cfg:q} --positives {input.positives:q} --negatives {input.negatives:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
 rule score_documents:
     input:
         docs="results/collect/{source}/{part}/documents.jsonl.zst",
         kenlm=kenlm_model,
+        quality=quality_model,
     output:
         scores="results/filter/score/{source}/{part}/scores.parquet",
         manifest="results/filter/score/{source}/{part}/_manifest.json",
@@ -42,11 +66,11 @@ rule score_documents:
         mem_mb=2000,
         runtime=60,
     params:
-        cfg=section("filter", "score", "kenlm"),
-        kenlm=kenlm_option,
+        cfg=section("filter", "score", "kenlm", "quality"),
+        models=model_options,
         out_dir=out_dir,
     shell:
-        "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} {params.kenlm} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} {params.models} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule select_documents:

@@ -93,7 +93,7 @@ def cmd_filter_score(args) -> None:
     from hagane.filter.score import score_shard
 
     (cfg,) = _sections(args)
-    score_shard(cfg.score, args.documents, args.out_dir, kenlm_dir=args.kenlm)
+    score_shard(cfg.score, args.documents, args.out_dir, kenlm_dir=args.kenlm, quality_dir=args.quality)
 
 
 def cmd_filter_kenlm(args) -> None:
@@ -101,6 +101,13 @@ def cmd_filter_kenlm(args) -> None:
 
     (cfg,) = _sections(args)
     train_kenlm(cfg.kenlm, args.documents, args.out_dir)
+
+
+def cmd_filter_quality(args) -> None:
+    from hagane.filter.quality import train_quality
+
+    (cfg,) = _sections(args)
+    train_quality(cfg.quality, args.positives, args.negatives, args.out_dir)
 
 
 def cmd_filter_select(args) -> None:
@@ -265,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sections(p, "filter")
     p.add_argument("--documents", type=Path, required=True)
     p.add_argument("--kenlm", type=Path, help="a KenLM model directory (hagane filter kenlm) to score perplexity")
+    p.add_argument("--quality", type=Path, help="a quality classifier directory (hagane filter quality)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "quality", cmd_filter_quality, "train the fastText quality classifier (reference vs other)")
+    _add_sections(p, "filter")
+    p.add_argument("--positives", type=Path, nargs="+", required=True, help="reference sources' documents")
+    p.add_argument("--negatives", type=Path, nargs="+", required=True, help="the other sources' documents")
     p.add_argument("--out-dir", type=Path, required=True)
     p = verb(s, "kenlm", cmd_filter_kenlm, "train the perplexity model on reference documents (lmplz)")
     _add_sections(p, "filter")

@@ -76,10 +76,22 @@ class KenLMConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class QualityConfig:
+    reference_sources: tuple[str, ...]  # empty: no quality classifier
+    max_examples_per_class: int
+    epochs: int
+    lr: float
+    dim: int
+    word_ngrams: int
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
 class FilterConfig:
     score: ScoreConfig
     select: SelectConfig
     kenlm: KenLMConfig
+    quality: QualityConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,8 @@ def sources(tmp_path_factory):
     datasets.Dataset.from_dict({"text": JA_PARAGRAPHS}).save_to_disk(str(work / "saved"))
     part_size = (work / "jsonl" / "part-0.jsonl").stat().st_size
     config = yaml.safe_load((REPO / "tests" / "integration" / "config.yaml").read_text())
-    config["filter"]["kenlm"]["reference_sources"] = []  # its reference source is not among these
+    config["filter"]["kenlm"]["reference_sources"] = []  # their reference source is not among these
+    config["filter"]["quality"]["reference_sources"] = []
     config["collect"]["sources"] = [
         {"name": "jawiki", "type": "wikipedia", "paths": ["wiki/*.xml.bz2"], "group_mb": 1e-6},  # a job per stream
         {"name": "cc100", "type": "text", "paths": ["cc100/*.txt.xz"]},

@@ -22,7 +22,7 @@ from test_workflow import CONFIG, REPO
 
 pytestmark = pytest.mark.slow
 
-RULES = ["collect_documents", "train_kenlm", "score_documents", "select_documents", "dedup_exact", "train_tokenizer",
+RULES = ["collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents", "dedup_exact", "train_tokenizer",
          "tokenize_documents", "pretrain_model", "convert_to_hf", "evaluate_perplexity", "verify_provenance",
          "plot_funnel", "plot_training"]
 

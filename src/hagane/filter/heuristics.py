@@ -44,8 +44,9 @@ METRICS = ("n_chars", "n_japanese_chars", "hiragana_ratio", "hiragana_share", "k
            "url_char_ratio")
 
 
-# Score columns the select step can bound: the heuristics, and the KenLM perplexity when it is scored.
-SELECTABLE = (*METRICS, "kenlm_ppl")
+# Score columns the select step can bound: the heuristics, and the KenLM perplexity and quality
+# classifier's probability when they are scored.
+SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob")
 
 
 def hiragana_ratio(text: str) -> float:

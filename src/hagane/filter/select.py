@@ -54,7 +54,8 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
     bounded = resolve(cfg.preset, cfg.thresholds)
     if missing := [m for m in bounded if m not in table.columns]:
         raise HaganeError(f"filter.select.thresholds bound {missing[0]!r}, which {scores} does not hold: "
-                          "kenlm_ppl is scored only with filter.kenlm.reference_sources")
+                          "kenlm_ppl is scored only with filter.kenlm.reference_sources, quality_prob only with "
+                          "filter.quality.reference_sources")
     kept: list[dict] = []
     dropped: list[dict] = []
     reasons: Counter = Counter()
