@@ -8,6 +8,7 @@ beyond. Training runs on one thread with a fixed seed, so the same data and conf
 
 from __future__ import annotations
 
+import heapq
 import random
 import re
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from hagane.config import QualityConfig
 from hagane.errors import HaganeError
-from hagane.io import atomic_path, read_jsonl_zst
+from hagane.io import atomic_path, read_jsonl_zst, sha256_text
 from hagane.manifest import now, write_manifest
 
 MODEL = "model.bin"
@@ -30,23 +31,33 @@ def as_tokens(text: str) -> str:
     return " ".join(_WHITESPACE.sub("", text)[:MAX_CHARS])
 
 
-def _documents(paths: Iterable[Path]) -> list[tuple[str, str]]:
-    """(id, text) of every document, sorted by id so that the sample does not depend on shard order."""
-    return sorted(((doc["id"], doc["text"]) for path in paths for doc in read_jsonl_zst(path)))
+def sample_documents(paths: Iterable[Path], k: int, seed: int) -> list[str]:
+    """Texts of the k documents with the smallest seeded hash of their id, in hash order: a uniform
+    sample that does not depend on shard order, held in memory k documents at a time (a heap), so
+    negatives can be drawn from a whole crawl."""
+    heap: list[tuple[int, str, str]] = []  # (-hash, id, text): the largest kept hash on top
+    for path in paths:
+        for doc in read_jsonl_zst(path):
+            key = int(sha256_text(str(seed), doc["id"])[:16], 16)
+            if len(heap) < k:
+                heapq.heappush(heap, (-key, doc["id"], doc["text"]))
+            elif -key > heap[0][0]:
+                heapq.heapreplace(heap, (-key, doc["id"], doc["text"]))
+    return [text for _, _, text in sorted(heap, reverse=True)]
 
 
 def train_quality(cfg: QualityConfig, positives: list[Path], negatives: list[Path], out_dir: Path) -> dict:
     import fasttext
 
     started = now()
-    pos, neg = _documents(positives), _documents(negatives)
+    pos = sample_documents(positives, cfg.max_examples_per_class, cfg.seed)
+    neg = sample_documents(negatives, cfg.max_examples_per_class, cfg.seed)
     if not pos or not neg:
         raise HaganeError(f"filter.quality: {len(pos)} reference and {len(neg)} other documents; both must be "
                           "non-empty (reference_sources names the positives, every other source gives negatives)")
-    rng = random.Random(cfg.seed)
-    n = min(len(pos), len(neg), cfg.max_examples_per_class)
-    sample = [(POSITIVE, text) for _, text in rng.sample(pos, n)] + [(NEGATIVE, text) for _, text in rng.sample(neg, n)]
-    rng.shuffle(sample)
+    n = min(len(pos), len(neg))  # balanced classes
+    sample = [(POSITIVE, text) for text in pos[:n]] + [(NEGATIVE, text) for text in neg[:n]]
+    random.Random(cfg.seed).shuffle(sample)
     with tempfile.TemporaryDirectory(prefix="hagane-quality-") as tmp:
         train_file = Path(tmp) / "train.txt"
         with open(train_file, "w", encoding="utf-8") as f:
@@ -57,7 +68,7 @@ def train_quality(cfg: QualityConfig, positives: list[Path], negatives: list[Pat
                                           verbose=0)
         with atomic_path(out_dir / MODEL) as tmp_model:
             model.save_model(str(tmp_model))
-    counts = {"examples_per_class": n, "reference_documents": len(pos), "other_documents": len(neg)}
+    counts = {"examples_per_class": n, "reference_sampled": len(pos), "other_sampled": len(neg)}
     write_manifest(out_dir, stage="filter.quality", config={"quality": vars(cfg)},
                    inputs=[*positives, *negatives], outputs=[out_dir / MODEL], counts=counts, started_at=started)
     print(f"quality classifier: {n} examples per class → {out_dir / MODEL}")

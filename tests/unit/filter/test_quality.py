@@ -10,7 +10,7 @@ from conftest import REPO
 from hagane.config import stage_config
 from hagane.errors import HaganeError
 from hagane.filter.heuristics import hiragana_ratio
-from hagane.filter.quality import MODEL, QualityScorer, as_tokens, train_quality
+from hagane.filter.quality import MODEL, QualityScorer, sample_documents, as_tokens, train_quality
 from hagane.filter.score import SCORES, score_shard
 from hagane.filter.select import select_shard
 from hagane.io import write_jsonl_zst
@@ -41,7 +41,7 @@ def test_documents_are_shown_to_fasttext_as_characters():
 
 def test_training_is_deterministic_and_balanced(corpus):
     root, counts, _ = corpus
-    assert counts["examples_per_class"] == min(counts["reference_documents"], counts["other_documents"]) > 50
+    assert counts["examples_per_class"] == min(counts["reference_sampled"], counts["other_sampled"]) > 50
     assert (root / "a" / MODEL).read_bytes() == (root / "b" / MODEL).read_bytes()
 
 
@@ -68,6 +68,16 @@ def test_scores_carry_the_probability_and_select_bounds_it(corpus, tmp_path):
                           origin="test").select
     counts = select_shard(select, tmp_path / "docs.jsonl.zst", tmp_path / "score" / SCORES, tmp_path / "sel")
     assert counts == {"documents_in": 2, "kept": 1, "dropped": {"quality_prob_low": 1}}
+
+
+def test_the_sample_is_bounded_and_independent_of_shard_order(tmp_path):
+    docs = [{"id": f"d{i}", "text": f"文書{i}"} for i in range(50)]
+    write_jsonl_zst(tmp_path / "a.jsonl.zst", docs[:20])
+    write_jsonl_zst(tmp_path / "b.jsonl.zst", docs[20:])
+    forward = sample_documents([tmp_path / "a.jsonl.zst", tmp_path / "b.jsonl.zst"], 7, seed=1)
+    backward = sample_documents([tmp_path / "b.jsonl.zst", tmp_path / "a.jsonl.zst"], 7, seed=1)
+    assert len(forward) == 7 and forward == backward
+    assert sample_documents([tmp_path / "a.jsonl.zst"], 7, seed=2) != sample_documents([tmp_path / "a.jsonl.zst"], 7, seed=1)
 
 
 def test_no_negatives_is_a_named_error(tmp_path):
