@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hagane.config import load_config_file, source_config, source_files, stage_config, validate
+from hagane.config import load_config_file, source_config, source_files, stage_config
 from hagane.errors import HaganeError
 
 

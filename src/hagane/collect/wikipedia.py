@@ -132,18 +132,16 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _child_text(element: ET.Element, name: str) -> str | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return child.text
-    return None
-
-
 def _child(element: ET.Element, name: str) -> ET.Element | None:
     for child in element:
         if _local(child.tag) == name:
             return child
     return None
+
+
+def _child_text(element: ET.Element, name: str) -> str | None:
+    child = _child(element, name)
+    return None if child is None else child.text
 
 
 def _page(page: ET.Element, article_base: str | None) -> RawDocument | Rejected:
