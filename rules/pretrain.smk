@@ -2,6 +2,8 @@ rule pretrain_model:
     input:
         bins=per_shard("results/tokenize/{shard}/train.bin"),
         idx=per_shard("results/tokenize/{shard}/train.idx.parquet"),
+        valid_bins=per_shard("results/tokenize/{shard}/valid.bin"),
+        valid_idx=per_shard("results/tokenize/{shard}/valid.idx.parquet"),
         tokenizer="results/tokenizer/spm.model",
     output:
         checkpoint=directory(final_checkpoint()),
@@ -29,6 +31,7 @@ rule pretrain_model:
     params:
         cfg=section("pretrain"),
         shards=per_shard("results/tokenize/{shard}/train"),
+        valid=per_shard("results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --launcher={resources.mpi} --shards {params.shards:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --launcher={resources.mpi} --shards {params.shards:q} --valid-shards {params.valid:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -190,7 +190,31 @@ def cmd_pretrain_train(args) -> None:
         raise SystemExit(subprocess.call(cmd, env=env))
     from hagane.pretrain.train import train
 
-    train(cfg, [Path(p) for p in args.shards], args.tokenizer, args.out_dir, backend=args.backend)
+    train(cfg, [Path(p) for p in args.shards], args.tokenizer, args.out_dir,
+          valid_shards=[Path(p) for p in args.valid_shards or []], backend=args.backend)
+
+
+def cmd_pretrain_estimate(args) -> None:
+    from hagane.config import ModelConfig, build, resolve_model
+    from hagane.pretrain.flops import estimate_memory, flops_per_token
+    from hagane.pretrain.model import ModelArgs
+
+    model = build(ModelConfig, resolve_model({"preset": args.preset}), "pretrain.model")
+    margs = ModelArgs.from_config(model, vocab_size=args.vocab_size, max_seq_len=args.seq_len)
+    margs.check()
+    mem = estimate_memory(margs, seq_len=args.seq_len, micro_batch=args.micro_batch, world_size=args.ranks,
+                          fsdp=args.parallelism == "fsdp", precision=args.precision,
+                          activation_checkpointing=model.activation_checkpointing)
+    gib = 2**30
+    print(f"preset {args.preset}: {mem.parameters:,} parameters at {args.vocab_size:,} pieces "
+          f"({mem.parameters - args.vocab_size * margs.dim * (1 if margs.tie_embeddings else 2):,} without embeddings)")
+    print(f"model FLOPs per token at seq_len {args.seq_len}: {flops_per_token(margs, args.seq_len):,} "
+          f"({flops_per_token(margs, args.seq_len, include_head=False):,} without the output head)")
+    print(f"memory per rank, {args.parallelism} over {args.ranks} rank(s), micro batch {args.micro_batch}, "
+          f"{args.precision}, activation checkpointing {'on' if model.activation_checkpointing else 'off'} (estimate):")
+    for name, value in (("weights, gradients, AdamW", mem.weights_grads_optimizer), ("activations", mem.activations),
+                        ("logits", mem.logits), ("total", mem.total)):
+        print(f"  {name:<26} {value / gib:9.2f} GiB")
 
 
 def cmd_convert_hf(args) -> None:
@@ -220,6 +244,20 @@ def cmd_audit_verify(args) -> None:
           f"back to {len(report['raw_sources'])} raw source file(s):")
     for path in report["raw_sources"]:
         print(f"  {path}")
+
+
+def cmd_audit_step(args) -> None:
+    from hagane.audit.step import step_documents
+
+    docs = step_documents(args.pretrain_dir, args.step)
+    if args.json:
+        print(docs.to_json(orient="records", lines=True), end="")
+        return
+    print(f"step {args.step}: {docs['sample'].nunique()} samples from {docs['doc_id'].nunique()} documents "
+          "(token ranges inside each document, BOS = token 0, end exclusive)")
+    for sample, rows in docs.groupby("sample", sort=True):
+        parts = ", ".join(f"{r.doc_id}[{r.doc_token_start}:{r.doc_token_stop}]" for r in rows.itertuples())
+        print(f"  sample {sample}: {parts}")
 
 
 def cmd_report_funnel(args) -> None:
@@ -318,7 +356,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (or empty): use the launcher that started us, else torchrun when nproc > 1; "
                         "srun / mpiexec: start the ranks as tasks of this Slurm / MPI allocation")
     p.add_argument("--ranks", type=int, help="ranks on this node (default pretrain.nproc)")
-    p.add_argument("--backend", choices=["auto", "gloo", "nccl", "mpi"], default="auto")
+    p.add_argument("--valid-shards", nargs="*", help="validation token shard prefixes (…/valid)")
+    p.add_argument("--backend", choices=["auto", "gloo", "nccl", "mpi"], help="default pretrain.backend")
+    p = verb(s, "estimate", cmd_pretrain_estimate, "parameters, FLOPs per token and memory per rank of a preset")
+    p.add_argument("--preset", required=True, help="a preset of config/models.yaml")
+    p.add_argument("--vocab-size", type=int, default=32000)
+    p.add_argument("--seq-len", type=int, default=2048)
+    p.add_argument("--micro-batch", type=int, default=1)
+    p.add_argument("--ranks", type=int, default=1)
+    p.add_argument("--parallelism", choices=["ddp", "fsdp"], default="fsdp")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
 
     s = stage("convert", "checkpoints → Hugging Face")
     p = verb(s, "hf", cmd_convert_hf, "write a LlamaForCausalLM directory behind the logits gate")
@@ -350,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = stage("audit", "provenance and integrity")
     p = verb(s, "verify", cmd_audit_verify, "recompute every hash from evaluation back to raw sources")
     p.add_argument("results", type=Path, nargs="?", default=Path("results"))
+    p = verb(s, "step", cmd_audit_step, "the documents (ids and token ranges) that training step N was made of")
+    p.add_argument("step", type=int, help="the step as metrics.jsonl counts it, from 1")
+    p.add_argument("--pretrain-dir", type=Path, default=Path("results/pretrain"))
+    p.add_argument("--json", action="store_true", help="JSON Lines: sample, shard, doc_id, stream and document token ranges")
     return parser
 
 

@@ -24,6 +24,7 @@ from hagane.errors import HaganeError
 from hagane.multistream import multistream_index, split_multistream
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+MODEL_PRESETS_PATH = Path(__file__).resolve().parents[2] / "config" / "models.yaml"
 
 
 # ---------------------------------------------------------------------------------------- dataclasses
@@ -131,6 +132,10 @@ class TokenizeConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
+    """A model preset from config/models.yaml with the keys the config overrides (see resolve_model)."""
+
+    preset: str
+    activation_checkpointing: bool
     dim: int
     n_layers: int
     n_heads: int
@@ -159,6 +164,18 @@ class PretrainConfig:
     threads_per_rank: int
     checkpoint_every: int
     log_every: int
+    micro_batch_size: int | None
+    schedule: str
+    decay_fraction: float
+    parallelism: str
+    precision: str
+    compile: bool
+    backend: str
+    validation_every: int
+    validation_windows: int
+    keep_last: int | None
+    peak_flops: float | None
+    init_from: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,7 +313,23 @@ def _convert(hint, value, where):
 def stage_config(section: str, data: dict, *, origin: str):
     """Validate one section's slice and return its frozen dataclass."""
     validate(data, origin=origin, section=section)
+    if section == "pretrain":
+        data = {**data, "model": resolve_model(data["model"], origin=origin)}
     return build(STAGE_CONFIGS[section], data, section)
+
+
+def model_presets() -> dict[str, dict]:
+    return yaml.safe_load(MODEL_PRESETS_PATH.read_text(encoding="utf-8"))
+
+
+def resolve_model(model: dict, *, origin: str = "config") -> dict:
+    """`pretrain.model`: the named preset's keys, overridden by any key the config gives beside it."""
+    presets = model_presets()
+    name = model.get("preset", "debug")
+    if name not in presets:
+        raise HaganeError(f"{origin}: pretrain.model.preset {name!r} is not a preset of {MODEL_PRESETS_PATH} "
+                          f"(presets: {', '.join(presets)})")
+    return {**presets[name], **model, "preset": name}
 
 
 def section_json(config: dict, section: str) -> str:

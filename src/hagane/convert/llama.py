@@ -6,10 +6,13 @@ permuted: conversion is a renaming in both directions.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 
 import torch
 
+from hagane.errors import HaganeError
 from hagane.pretrain.model import ModelArgs
 
 _LAYER_MAP = {
@@ -75,3 +78,26 @@ def args_from_hf_config(config) -> ModelArgs:
                      ffn_dim=config.intermediate_size, max_seq_len=config.max_position_embeddings,
                      rope_theta=float(rope["rope_theta"]), norm_eps=config.rms_norm_eps,
                      tie_embeddings=config.tie_word_embeddings)
+
+
+def load_hf_checkpoint(hf_dir, *, max_seq_len: int) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
+    """A transformers LlamaForCausalLM directory (config.json and one or more .safetensors files) as
+    Hagane's model arguments and state dict: the start of continual pretraining."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig
+
+    hf_dir = Path(hf_dir)
+    if not (hf_dir / "config.json").is_file():
+        raise HaganeError(f"pretrain.init_from: {hf_dir} has no config.json (expected a Hugging Face model directory)")
+    config = AutoConfig.from_pretrained(str(hf_dir), local_files_only=True)
+    if config.model_type != "llama":
+        raise HaganeError(f"pretrain.init_from: {hf_dir} holds a {config.model_type!r} model; only Llama models convert")
+    files = sorted(hf_dir.glob("*.safetensors"))
+    if not files:
+        raise HaganeError(f"pretrain.init_from: no .safetensors weights in {hf_dir}")
+    hf_state = {}
+    for f in files:  # every shard of a sharded checkpoint
+        hf_state.update(load_file(str(f)))
+    args = dataclasses.replace(args_from_hf_config(config), max_seq_len=max_seq_len)
+    state = from_hf_state_dict(hf_state, args)
+    return args, state

@@ -71,6 +71,15 @@ def stale_checkpoints(root: Path, fingerprint: str) -> list[Path]:
             or read_state(p)["fingerprint"] != fingerprint]
 
 
+def prune_checkpoints(root: Path, keep_last: int) -> list[Path]:
+    """Remove all but the newest `keep_last` complete checkpoints; return what was removed."""
+    complete = sorted(p for p in root.glob("step_*") if (p / STATE_FILE).is_file())
+    removed = complete[:-keep_last]
+    for old in removed:
+        shutil.rmtree(old)
+    return removed
+
+
 def load_checkpoint(ckpt: Path, model, optimizer) -> int:
     model_sd, optim_sd = get_state_dict(model, optimizer)
     state = {"model": model_sd, "optim": optim_sd, "rng": torch.get_rng_state()}

@@ -1,35 +1,77 @@
 """Training samples whose order depends only on the seed and the global sample index.
 
-The train token shards are read as one stream (in sorted shard order) and cut into fixed windows of
-seq_len + 1 tokens at stride seq_len. Epoch e visits the windows in a permutation drawn from (seed, e).
-Global sample g is window perm_e[g mod n] with e = g div n. Step s uses global samples
-[s·B, (s+1)·B); rank r of W takes the contiguous slice r·B/W … (r+1)·B/W. Nothing depends on the number
-of ranks except which rank computes which sample.
+The train token shards are read as one stream (in sorted shard order, memory-mapped) and cut into fixed
+windows of seq_len + 1 tokens at stride seq_len. Epoch e visits the windows in a permutation drawn from
+(seed, e). Global sample g is window perm_e[g mod n] with e = g div n. Step s (0-based) uses global samples
+[s·B, (s+1)·B); rank r of W takes the contiguous slice r·B/W … (r+1)·B/W and cuts it into micro batches in
+order. Nothing depends on the number of ranks or the micro-batch size except which rank computes which
+sample, and when.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from hagane.errors import HaganeError
 from hagane.tokenize.shards import TokenShard
 
 
+class TokenStream:
+    """Token shards (sorted by path) as one array of tokens, without copying them into memory."""
+
+    def __init__(self, prefixes: list[Path], what: str = "training"):
+        self.shards = [TokenShard.open(p) for p in sorted(Path(p) for p in prefixes)]
+        if not self.shards:
+            raise HaganeError(f"no {what} token shards given")
+        self.vocab_size = self.shards[0].vocab_size
+        self.starts = list(np.cumsum([0, *(len(s.tokens) for s in self.shards)]))
+        self.n_tokens = int(self.starts[-1])
+
+    def slice(self, start: int, stop: int) -> np.ndarray:
+        parts, pos = [], start
+        while pos < stop:
+            i = bisect.bisect_right(self.starts, pos) - 1
+            shard_stop = min(stop, self.starts[i + 1])
+            parts.append(self.shards[i].tokens[pos - self.starts[i]:shard_stop - self.starts[i]])
+            pos = shard_stop
+        return np.concatenate(parts).astype(np.int64)
+
+    def documents(self, start: int, stop: int) -> pd.DataFrame:
+        """The documents overlapping stream tokens [start, stop): shard, doc_id and the token range of the
+        overlap, both as stream positions and as positions inside the document (BOS is token 0)."""
+        rows = []
+        for i, shard in enumerate(self.shards):
+            lo, hi = max(start, self.starts[i]), min(stop, self.starts[i + 1])
+            if lo >= hi:
+                continue
+            index = shard.index
+            ends = index["offset"].to_numpy() + index["n_tokens"].to_numpy()
+            first = int(np.searchsorted(ends, lo - self.starts[i], side="right"))
+            for row in index.iloc[first:].itertuples():
+                doc_lo = self.starts[i] + row.offset
+                if doc_lo >= hi:
+                    break
+                a, b = max(lo, doc_lo), min(hi, doc_lo + row.n_tokens)
+                rows.append({"shard": str(shard.prefix), "doc_id": row.doc_id, "stream_start": a, "stream_stop": b,
+                             "doc_token_start": a - doc_lo, "doc_token_stop": b - doc_lo})
+        return pd.DataFrame(rows, columns=["shard", "doc_id", "stream_start", "stream_stop", "doc_token_start",
+                                           "doc_token_stop"])
+
+
 class SampleStream:
     def __init__(self, prefixes: list[Path], seq_len: int, seed: int):
-        shards = [TokenShard.open(p) for p in sorted(prefixes)]
-        if not shards:
-            raise HaganeError("no training token shards given")
-        # Kept in the shards' own dtype (uint16 for most vocabularies); windows are widened one at a time.
-        self.tokens = np.concatenate([np.asarray(s.tokens) for s in shards])
-        self.vocab_size = shards[0].vocab_size
+        self.stream = TokenStream(prefixes)
+        self.vocab_size = self.stream.vocab_size
         self.seq_len, self.seed = seq_len, seed
-        self.n_windows = (len(self.tokens) - 1) // seq_len
+        self.n_windows = (self.stream.n_tokens - 1) // seq_len
         if self.n_windows < 1:
-            raise HaganeError(f"{len(self.tokens)} training tokens cannot fill one window of {seq_len + 1}")
+            raise HaganeError(f"{self.stream.n_tokens} training tokens cannot fill one window of {seq_len + 1}")
         self._epoch, self._perm = -1, None
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -38,13 +80,44 @@ class SampleStream:
             self._epoch = epoch
         return self._perm
 
-    def window(self, global_index: int) -> np.ndarray:
+    def window_start(self, global_index: int) -> int:
+        """Where sample `global_index` starts in the token stream."""
         epoch, pos = divmod(global_index, self.n_windows)
-        start = int(self._permutation(epoch)[pos]) * self.seq_len
-        return self.tokens[start:start + self.seq_len + 1].astype(np.int64)
+        return int(self._permutation(epoch)[pos]) * self.seq_len
 
-    def batch(self, step: int, global_batch: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def window(self, global_index: int) -> np.ndarray:
+        start = self.window_start(global_index)
+        return self.stream.slice(start, start + self.seq_len + 1)
+
+    def step_samples(self, step: int, global_batch: int, rank: int = 0, world: int = 1) -> range:
+        """Global indices of the samples rank `rank` trains on in (0-based) step `step`."""
         per_rank = global_batch // world
         first = step * global_batch + rank * per_rank
-        windows = torch.from_numpy(np.stack([self.window(first + j) for j in range(per_rank)]))
+        return range(first, first + per_rank)
+
+    def batch(self, indices: range | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        windows = torch.from_numpy(np.stack([self.window(g) for g in indices]))
+        return windows[:, :-1], windows[:, 1:]
+
+    def micro_batches(self, step: int, global_batch: int, rank: int, world: int,
+                      micro: int) -> Iterator[tuple[range, torch.Tensor, torch.Tensor]]:
+        samples = self.step_samples(step, global_batch, rank, world)
+        for i in range(0, len(samples), micro):
+            indices = samples[i:i + micro]
+            yield (indices, *self.batch(indices))
+
+
+class ValidationWindows:
+    """The first `n` windows of the validation stream, in order: the same ones at every evaluation."""
+
+    def __init__(self, prefixes: list[Path], seq_len: int, n: int):
+        self.stream = TokenStream(prefixes, "validation")
+        self.seq_len = seq_len
+        self.n = min(n, (self.stream.n_tokens - 1) // seq_len)
+        if self.n < 1:
+            raise HaganeError(f"{self.stream.n_tokens} validation tokens cannot fill one window of {seq_len + 1}")
+
+    def batch(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        windows = torch.from_numpy(np.stack([self.stream.slice(i * self.seq_len, (i + 1) * self.seq_len + 1)
+                                             for i in indices]))
         return windows[:, :-1], windows[:, 1:]

@@ -34,7 +34,8 @@ class ModelArgs:
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, *, vocab_size: int, max_seq_len: int) -> ModelArgs:
-        return cls(vocab_size=vocab_size, max_seq_len=max_seq_len, **dataclasses.asdict(cfg))
+        shape = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls) if hasattr(cfg, f.name)}
+        return cls(**{**shape, "vocab_size": vocab_size, "max_seq_len": max_seq_len})
 
     @property
     def head_dim(self) -> int:

@@ -62,6 +62,10 @@ def plot_training(metrics: Path, evaluation: Path, out: Path) -> None:
     final = json.loads(evaluation.read_text())
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot([r["tokens"] for r in rows], [r["loss"] for r in rows], label="training loss (mean over ranks)")
+    val = [r for r in rows if "val_loss" in r]
+    if val:
+        ax.plot([r["tokens"] for r in val], [r["val_loss"] for r in val], "o-", color="#3b7bb5", ms=4,
+                label="validation loss (fixed windows)")
     ax.axhline(final["unigram_entropy_nats_per_token"], ls="--", color="grey",
                label="unigram entropy of validation tokens")
     ax.scatter([rows[-1]["tokens"]], [final["loss_nats_per_token"]], color="#b5523b", zorder=3,
