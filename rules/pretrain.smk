@@ -34,4 +34,4 @@ rule pretrain_model:
         valid=per_shard("results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --launcher={resources.mpi} --shards {params.shards:q} --valid-shards {params.valid:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --threads-per-rank {resources.cpus_per_task} --launcher={resources.mpi} --shards {params.shards:q} --valid-shards {params.valid:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

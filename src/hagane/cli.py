@@ -9,6 +9,7 @@ the same schema as the workflow's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -163,6 +164,8 @@ def cmd_pretrain_train(args) -> None:
     from hagane.pretrain.model import ModelArgs
 
     (cfg,) = _sections(args)
+    if args.threads_per_rank:  # a profile's cpus_per_task; the data order and the maths do not depend on it
+        cfg = dataclasses.replace(cfg, threads_per_rank=args.threads_per_rank)
     # Shape errors surface now, not after the ranks have started and loaded the data.
     ModelArgs.from_config(cfg.model, vocab_size=1, max_seq_len=cfg.seq_len).check()
     launched = detect_topology().world_size > 1
@@ -188,6 +191,8 @@ def cmd_pretrain_train(args) -> None:
         # Re-enter this same command under torchrun, one process per rank on this node.
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *again]
         raise SystemExit(subprocess.call(cmd, env=env))
+    if tcmalloc:  # the allocator must be preloaded before the interpreter starts: run again with it
+        raise SystemExit(subprocess.call([sys.executable, *again], env=env))
     from hagane.pretrain.train import train
 
     train(cfg, [Path(p) for p in args.shards], args.tokenizer, args.out_dir,
@@ -356,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (or empty): use the launcher that started us, else torchrun when nproc > 1; "
                         "srun / mpiexec: start the ranks as tasks of this Slurm / MPI allocation")
     p.add_argument("--ranks", type=int, help="ranks on this node (default pretrain.nproc)")
+    p.add_argument("--threads-per-rank", type=int, help="torch threads per rank (default pretrain.threads_per_rank)")
     p.add_argument("--valid-shards", nargs="*", help="validation token shard prefixes (…/valid)")
     p.add_argument("--backend", choices=["auto", "gloo", "nccl", "mpi"], help="default pretrain.backend")
     p = verb(s, "estimate", cmd_pretrain_estimate, "parameters, FLOPs per token and memory per rank of a preset")

@@ -15,6 +15,7 @@ from torch import nn
 
 from hagane.config import ModelConfig
 from hagane.errors import HaganeError
+from hagane.pretrain.loss import linear_cross_entropy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +146,9 @@ class Transformer(nn.Module):
             else:
                 nn.init.ones_(p)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (batch, seq, vocab); or, given targets, the mean cross-entropy computed without holding
+        the logits (loss.py), which is how training calls it."""
         t = tokens.shape[1]
         if t > self.args.max_seq_len:
             raise ValueError(f"sequence of {t} tokens exceeds max_seq_len {self.args.max_seq_len}")
@@ -153,7 +156,10 @@ class Transformer(nn.Module):
         cos, sin = self.rope_cos[:t].to(x.dtype), self.rope_sin[:t].to(x.dtype)
         for layer in self.layers:
             x = layer(x, cos, sin)
-        return self.output(self.norm(x))
+        x = self.norm(x)
+        if targets is None:
+            return self.output(x)
+        return linear_cross_entropy(x.reshape(-1, x.shape[-1]), self.output.weight, targets.reshape(-1))
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())

@@ -233,9 +233,8 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
             x, y = x.to(device), y.to(device)
             with gradient_sync(wrapped, i == accum - 1):
                 with autocast():
-                    logits = wrapped(x)
-                # The loss in fp32 whatever the compute precision; each micro batch weighs 1/accum.
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1)) / accum
+                    # The loss in fp32 whatever the compute precision; each micro batch weighs 1/accum.
+                    loss = wrapped(x, y) / accum
                 loss.backward()
             step_loss += loss.detach()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

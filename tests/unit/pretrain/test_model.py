@@ -30,3 +30,26 @@ def test_same_seed_same_weights():
     torch.manual_seed(5)
     b = Transformer(ARGS).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_chunked_linear_cross_entropy_equals_the_plain_one():
+    from hagane.pretrain.loss import LinearCrossEntropy
+
+    torch.manual_seed(1)
+    h = torch.randn(70, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(50, 16, dtype=torch.float64, requires_grad=True)
+    t = torch.randint(0, 50, (70,))
+    expected = torch.nn.functional.cross_entropy(h @ w.T, t)
+    gh, gw = torch.autograd.grad(expected * 3, (h, w))
+    loss = LinearCrossEntropy.apply(h, w, t, 32)  # three chunks, the last one short
+    ch, cw = torch.autograd.grad(loss * 3, (h, w))
+    assert torch.allclose(loss, expected, rtol=1e-12)
+    assert torch.allclose(ch, gh, rtol=1e-10, atol=1e-14) and torch.allclose(cw, gw, rtol=1e-10, atol=1e-14)
+
+
+def test_training_forward_gives_the_loss_of_the_logits():
+    torch.manual_seed(2)
+    model = Transformer(ARGS)
+    x, y = torch.randint(0, 97, (2, 16)), torch.randint(0, 97, (2, 16))
+    plain = torch.nn.functional.cross_entropy(model(x).reshape(-1, 97), y.reshape(-1))
+    assert torch.allclose(model(x, y), plain, rtol=1e-6)

@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-from test_train import DEBUG, read_metrics, run_train, train_command
+from test_train import DEBUG, run_train, train_command
 
 VALIDATED = {**DEBUG, "validation_every": 6, "validation_windows": 16}
 
@@ -142,3 +142,9 @@ def test_init_from_a_model_with_another_vocabulary_fails(toy_corpus, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "has 500 embeddings but the tokenizer" in proc.stderr
+
+
+def test_compiled_blocks_give_the_same_losses(one_rank, toy_corpus, tmp_path):
+    """torch.compile of each block (inductor's C++ kernels, built with the compiler make installs)."""
+    metrics, _ = run_train(toy_corpus, tmp_path / "compiled", ranks=1, cfg={**VALIDATED, "compile": True}, valid=True)
+    assert losses(metrics) == pytest.approx(losses(one_rank), rel=1e-4)
