@@ -78,11 +78,12 @@ def _job_port(env: dict[str, str]) -> str:
 
 def first_host(env: dict[str, str]) -> str | None:
     """The first node of the job, from whichever scheduler started it: Slurm's node list, PBS's
-    $PBS_NODEFILE (one host per line), Grid Engine's $PE_HOSTFILE (host, slots, queue, …)."""
+    $PBS_NODEFILE (one host per line), Grid Engine's $PE_HOSTFILE (host, slots, queue, …), PJM's
+    $PJM_O_NODEINF (Fugaku's machine file, one node address per line)."""
     nodelist = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST")
     if nodelist:
         return first_slurm_host(nodelist)
-    for var in ("PBS_NODEFILE", "PE_HOSTFILE"):
+    for var in ("PBS_NODEFILE", "PE_HOSTFILE", "PJM_O_NODEINF"):
         if path := env.get(var):
             try:
                 with open(path, encoding="utf-8") as f:
@@ -103,7 +104,7 @@ def rendezvous(topo: Topology, env: dict[str, str]) -> dict[str, str]:
         host = "127.0.0.1"
     if host is None:
         raise HaganeError(f"under {topo.launcher}, the first node of the job is unknown: no Slurm node list, "
-                          "$PBS_NODEFILE or $PE_HOSTFILE; export MASTER_ADDR and MASTER_PORT in the job script")
+                          "$PBS_NODEFILE, $PE_HOSTFILE or $PJM_O_NODEINF; export MASTER_ADDR and MASTER_PORT in the job script")
     return {"MASTER_ADDR": host, "MASTER_PORT": _job_port(env)}
 
 

@@ -42,6 +42,12 @@ def test_mpiexec_rendezvous_from_pbs_and_grid_engine_host_files(tmp_path):
     hostfile = tmp_path / "pe_hostfile"
     hostfile.write_text("r7n3 4 node_f.q@r7n3 UNDEFINED\nr7n4 4 node_f.q@r7n4 UNDEFINED\n")
     assert rendezvous(MPI, {"PE_HOSTFILE": str(hostfile), "JOB_ID": "987654"})["MASTER_ADDR"] == "r7n3"
+    # Fugaku (PJM, Fujitsu MPI): $PJM_O_NODEINF is a machine file of node addresses.
+    nodeinf = tmp_path / "nodeinf"
+    nodeinf.write_text("10.1.0.17\n10.1.0.18\n")
+    fugaku = Topology("pmix", 1, 2, 0)
+    assert rendezvous(fugaku, {"PJM_O_NODEINF": str(nodeinf), "PJM_JOBID": "31415926"}) == {
+        "MASTER_ADDR": "10.1.0.17", "MASTER_PORT": str(20000 + 31415926 % 20000)}
 
 
 def test_mpiexec_on_one_node_meets_on_localhost_and_otherwise_asks(tmp_path):

@@ -1,0 +1,1 @@
+"""Cluster schedulers that Snakemake reaches through cluster-generic (PJM, PBS Professional, Grid Engine)."""
