@@ -104,6 +104,14 @@ def test_status_listings_are_read():
     assert hms(1440) == "24:00:00" and hms(0.5) == "00:00:30"
 
 
+def test_real_grid_engine_output_is_read():
+    """Captured from Debian's Grid Engine 8.1.9 on localhost (tests/fixtures/cluster/README.md)."""
+    assert SGE.parse_submit(fixture("debian_qsub.out")) == "3"
+    assert SGE.parse_status([fixture("debian_qstat.out")]) == {"3": RUNNING}
+    assert SGE.parse_ended(fixture("debian_qacct_ok.out")) == SUCCESS
+    assert SGE.parse_ended(fixture("debian_qacct_exit3.out")) == FAILED
+
+
 def stand_in(bin_dir: Path, name: str, body: str) -> None:
     path = bin_dir / name
     path.write_text("#!/bin/sh\n" + body)
