@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hagane.audit.verify import AuditFailure, check_file
 from hagane.errors import HaganeError
-from hagane.io import sha256_file
 from hagane.manifest import MANIFEST_NAME
 from hagane.pretrain.data import SampleStream
 
@@ -27,15 +27,14 @@ def train_shards(manifest: dict, manifest_path: Path) -> list[Path]:
     if not prefixes:
         raise HaganeError(f"{manifest_path}: records no train shards (…/train.idx.parquet) among its inputs")
     for prefix in prefixes:
+        if prefix + ".bin" not in recorded:
+            raise HaganeError(f"{manifest_path}: records {prefix}.idx.parquet but not {prefix}.bin")
         for suffix in (".bin", ".idx.parquet"):
-            entry = recorded.get(prefix + suffix)
-            path = Path(prefix + suffix)
-            if entry is None or not path.is_file():
-                raise HaganeError(f"{path}: recorded by {manifest_path} but not found; run the audit from the "
-                                  "workflow's directory")
-            if path.stat().st_size != entry["size"] or sha256_file(path) != entry["sha256"]:
-                raise HaganeError(f"{path} changed since training (sha256 differs from {manifest_path}); "
-                                  "the answer would not describe the trained model")
+            try:
+                check_file(recorded[prefix + suffix], manifest_path, "train shard")
+            except AuditFailure as err:
+                raise HaganeError(f"{err}: the shard changed since training (or the audit does not run from the "
+                                  "workflow's directory); the answer would not describe the trained model") from err
     return [Path(p) for p in prefixes]
 
 

@@ -281,9 +281,7 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
         inputs = [p for prefix in sorted([*shards, *valid_shards])
                   for p in (prefix.with_suffix(".bin"), prefix.with_suffix(".idx.parquet"))]
         write_manifest(out_dir, stage="pretrain",
-                       config={"pretrain": dataclasses.asdict(cfg), "backend": backend,
-                               "train_shards": [str(p) for p in sorted(shards)],
-                               "valid_shards": [str(p) for p in sorted(valid_shards)]},
+                       config={"pretrain": dataclasses.asdict(cfg), "backend": backend},
                        inputs=[*inputs, tokenizer_model], outputs=[final, metrics_path],
                        counts={"steps": cfg.steps, "tokens": cfg.steps * tokens_per_step,
                                "parameters": model.num_parameters(), "world_size": topo.world_size,
