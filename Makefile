@@ -57,7 +57,7 @@ profiles:
 
 demo: setup
 	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local
-	@echo; echo "== corpus funnel (results/report/funnel.json)"; cat results/report/funnel.json; echo "== held-out metrics (results/evaluate/final/metrics.json)"; cat results/evaluate/final/metrics.json; cat results/audit/verify.txt
+	@echo; echo "== corpus funnel (results/report/funnel.json)"; cat results/report/funnel.json; echo "== every checkpoint (results/evaluate/summary.csv)"; cat results/evaluate/summary.csv; echo "== the published model: results/publish/model (model card: README.md there)"; cat results/audit/verify.txt
 
 report: setup
 	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --report results/report.html

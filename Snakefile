@@ -34,7 +34,9 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        "results/evaluate/final/metrics.json",
+        "results/publish/model",
+        "results/evaluate/summary.csv",
         "results/audit/verify.txt",
         "results/report/funnel.png",
         "results/report/training.png",
+        "results/report/evaluation.png",

@@ -1,12 +1,14 @@
-# The last step: recompute every hash from the evaluation back to the raw sources.
+# The last step: recompute every hash from the evaluations and the published model back to the raw sources.
 
 
 rule verify_provenance:
     input:
-        metrics="results/evaluate/final/metrics.json",
+        published="results/publish/model",
         manifests=[
-            "results/evaluate/final/_manifest.json",
-            "results/convert/_manifest.json",
+            "results/publish/_manifest.json",
+            *expand("results/evaluate/{checkpoint}/_manifest.json", checkpoint=CHECKPOINTS),
+            *expand("results/convert/{checkpoint}/_manifest.json", checkpoint=CHECKPOINTS),
+            "results/evaluate/tasks/_manifest.json",
             "results/pretrain/_manifest.json",
             "results/tokenizer/_manifest.json",
             "results/dedup/_manifest.json",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from hagane.config import section_json, source_shards
+from hagane.config import checkpoint_steps, section_json, source_shards
 from hagane.errors import HaganeError
 
 try:
@@ -19,6 +19,7 @@ SHARD_IDS = [f"{source}/{part}" for source in SHARDS for part in SHARDS[source]]
 wildcard_constraints:
     source=r"[A-Za-z0-9_-]+",
     part=r"[A-Za-z0-9_.-]+",
+    checkpoint=r"step_\d{7}",
 
 
 def collect_input(wildcards):
@@ -99,3 +100,8 @@ def dedup_shard_args(wildcards, input, output):
 
 def final_checkpoint():
     return f"results/pretrain/checkpoints/step_{config['pretrain']['steps']:07d}"
+
+
+# Every checkpoint the pretrain run keeps is converted and evaluated (pretrain.keep_last: the newest N).
+CHECKPOINTS = [f"step_{step:07d}" for step in checkpoint_steps(config["pretrain"])]
+FINAL = CHECKPOINTS[-1]

@@ -1,16 +1,26 @@
+# Every kept checkpoint → a Hugging Face directory behind the logits gate; the final one is published
+# with a model card that includes its evaluation.
+
+
 rule convert_to_hf:
     input:
-        checkpoint=final_checkpoint(),
+        # The pretrain job's output: once it exists, every kept checkpoint does (train.py writes them
+        # in step order, whole or not at all); the one converted here is named in params.
+        final=final_checkpoint(),
         tokenizer_dir="results/tokenizer/hf",
         spm="results/tokenizer/spm.model",
         valid=per_shard("results/tokenize/{shard}/valid.bin"),
+        pretrain_manifest="results/pretrain/_manifest.json",
+        tokenize_manifests=per_shard("results/tokenize/{shard}/_manifest.json"),
+        tokenizer_manifest="results/tokenizer/_manifest.json",
     output:
-        model=directory("results/convert/model"),
-        manifest="results/convert/_manifest.json",
+        model=directory("results/convert/{checkpoint}/model"),
+        card="results/convert/{checkpoint}/card.json",
+        manifest="results/convert/{checkpoint}/_manifest.json",
     log:
-        "logs/convert/hf.log",
+        "logs/convert/{checkpoint}.log",
     benchmark:
-        "benchmarks/convert/hf.tsv"
+        "benchmarks/convert/{checkpoint}.tsv"
     conda:
         "../envs/eval.yaml"
     resources:
@@ -18,7 +28,31 @@ rule convert_to_hf:
         runtime=60,
     params:
         cfg=section("convert"),
+        checkpoint="results/pretrain/checkpoints/{checkpoint}",
         valid=per_shard("results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane convert hf --convert-json {params.cfg:q} --checkpoint {input.checkpoint:q} --tokenizer-dir {input.tokenizer_dir:q} --spm {input.spm:q} --valid {params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane convert hf --convert-json {params.cfg:q} --checkpoint {params.checkpoint:q} --tokenizer-dir {input.tokenizer_dir:q} --spm {input.spm:q} --valid {params.valid:q} --pretrain-manifest {input.pretrain_manifest:q} --tokenize-manifests {input.tokenize_manifests:q} --tokenizer-manifest {input.tokenizer_manifest:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule publish_model:
+    input:
+        model=f"results/convert/{FINAL}/model",
+        card=f"results/convert/{FINAL}/card.json",
+        evaluation=f"results/evaluate/{FINAL}/metrics.json",
+    output:
+        model=directory("results/publish/model"),
+        manifest="results/publish/_manifest.json",
+    log:
+        "logs/convert/publish.log",
+    benchmark:
+        "benchmarks/convert/publish.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        out_dir=out_dir,
+    shell:
+        "hagane convert publish --model {input.model:q} --card {input.card:q} --evaluation {input.evaluation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

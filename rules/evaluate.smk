@@ -1,26 +1,90 @@
-rule evaluate_perplexity:
+# The continuation task is built once from the held-out documents; every converted checkpoint is
+# evaluated (held-out perplexity per source, lm-eval tasks, greedy generations); the summary puts them
+# side by side against training tokens.
+
+
+rule build_continuation_task:
     input:
-        model="results/convert/model",
-        valid=per_shard("results/tokenize/{shard}/valid.bin"),
+        docs=per_shard("results/dedup/{shard}/documents.jsonl.zst"),
+        valid_idx=per_shard("results/tokenize/{shard}/valid.idx.parquet"),
     output:
-        metrics=report(
-            "results/evaluate/final/metrics.json",
-            caption="../workflow/report/evaluate_metrics.rst",
-            category="Evaluate",
-        ),
-        manifest="results/evaluate/final/_manifest.json",
+        continuation="results/evaluate/tasks/continuation.jsonl",
+        manifest="results/evaluate/tasks/_manifest.json",
     log:
-        "logs/evaluate/final.log",
+        "logs/evaluate/continuation_task.log",
     benchmark:
-        "benchmarks/evaluate/final.tsv"
+        "benchmarks/evaluate/continuation_task.tsv"
     conda:
         "../envs/eval.yaml"
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=2000,
+        runtime=10,
     params:
         cfg=section("evaluate"),
+        out_dir=out_dir,
+    shell:
+        "hagane evaluate continuation --evaluate-json {params.cfg:q} --documents {input.docs:q} --valid-index {input.valid_idx:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule evaluate_checkpoint:
+    input:
+        model="results/convert/{checkpoint}/model",
+        valid=per_shard("results/tokenize/{shard}/valid.bin"),
+        continuation="results/evaluate/tasks/continuation.jsonl",
+    output:
+        metrics=report(
+            "results/evaluate/{checkpoint}/metrics.json",
+            caption="../workflow/report/evaluate_metrics.rst",
+            category="Evaluate",
+            subcategory="{checkpoint}",
+        ),
+        generations=report(
+            "results/evaluate/{checkpoint}/generations.jsonl",
+            caption="../workflow/report/generations.rst",
+            category="Evaluate",
+            subcategory="{checkpoint}",
+        ),
+        manifest="results/evaluate/{checkpoint}/_manifest.json",
+    log:
+        "logs/evaluate/{checkpoint}.log",
+    benchmark:
+        "benchmarks/evaluate/{checkpoint}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        cfg=section("evaluate"),
+        step=lambda wildcards: int(wildcards.checkpoint.removeprefix("step_")),
         valid=per_shard("results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane evaluate perplexity --evaluate-json {params.cfg:q} --model {input.model:q} --valid {params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane evaluate model --evaluate-json {params.cfg:q} --model {input.model:q} --step {params.step} --valid {params.valid:q} --continuation {input.continuation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule summarize_evaluation:
+    input:
+        metrics=expand("results/evaluate/{checkpoint}/metrics.json", checkpoint=CHECKPOINTS),
+        pretrain_metrics="results/pretrain/metrics.jsonl",
+    output:
+        json="results/evaluate/summary.json",
+        csv=report(
+            "results/evaluate/summary.csv",
+            caption="../workflow/report/evaluate_summary.rst",
+            category="Evaluate",
+        ),
+    log:
+        "logs/evaluate/summary.log",
+    benchmark:
+        "benchmarks/evaluate/summary.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        out_dir=lambda wildcards, output: str(Path(output.json).parent),
+    shell:
+        "hagane evaluate summary --metrics {input.metrics:q} --pretrain-metrics {input.pretrain_metrics:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

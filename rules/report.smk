@@ -1,4 +1,5 @@
-# Plots for `snakemake --report`: the corpus funnel and the training curve.
+# Plots for `snakemake --report`: the corpus funnel, the training curve and the evaluation of every
+# checkpoint.
 
 
 rule plot_funnel:
@@ -29,7 +30,7 @@ rule plot_funnel:
 rule plot_training:
     input:
         metrics="results/pretrain/metrics.jsonl",
-        evaluation="results/evaluate/final/metrics.json",
+        evaluation=f"results/evaluate/{FINAL}/metrics.json",
     output:
         report(
             "results/report/training.png",
@@ -47,3 +48,25 @@ rule plot_training:
         runtime=10,
     shell:
         "hagane report training --metrics {input.metrics:q} --evaluation {input.evaluation:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_evaluation:
+    input:
+        summary="results/evaluate/summary.json",
+    output:
+        report(
+            "results/report/evaluation.png",
+            caption="../workflow/report/evaluation.rst",
+            category="Evaluate",
+        ),
+    log:
+        "logs/report/evaluation.log",
+    benchmark:
+        "benchmarks/report/evaluation.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "hagane report evaluation --summary {input.summary:q} --out {output:q} > {log:q} 2>&1"

@@ -223,18 +223,41 @@ def cmd_pretrain_estimate(args) -> None:
 
 
 def cmd_convert_hf(args) -> None:
+    from hagane.convert.card import training_provenance
     from hagane.convert.export import convert_checkpoint
 
     (cfg,) = _sections(args)
+    provenance = training_provenance(args.pretrain_manifest, args.tokenize_manifests, args.tokenizer_manifest)
     convert_checkpoint(cfg, args.checkpoint, args.tokenizer_dir, args.spm, [Path(p) for p in args.valid],
-                       args.out_dir)
+                       args.out_dir, provenance=provenance,
+                       provenance_inputs=[args.pretrain_manifest, *args.tokenize_manifests, args.tokenizer_manifest])
 
 
-def cmd_evaluate_perplexity(args) -> None:
-    from hagane.evaluate.perplexity import evaluate_model
+def cmd_convert_publish(args) -> None:
+    from hagane.convert.export import publish_model
+
+    publish_model(args.model, args.card, args.evaluation, args.out_dir)
+
+
+def cmd_evaluate_continuation(args) -> None:
+    from hagane.evaluate.run import build_continuation_items
 
     (cfg,) = _sections(args)
-    evaluate_model(cfg, args.model, [Path(p) for p in args.valid], args.out_dir)
+    build_continuation_items(cfg, args.documents, args.valid_index, args.out_dir)
+
+
+def cmd_evaluate_model(args) -> None:
+    from hagane.evaluate.run import evaluate_model
+
+    (cfg,) = _sections(args)
+    evaluate_model(cfg, args.model, [Path(p) for p in args.valid], args.continuation, args.out_dir, step=args.step)
+
+
+def cmd_evaluate_summary(args) -> None:
+    from hagane.evaluate.run import summarize
+
+    rows = summarize(args.metrics, args.pretrain_metrics, args.out_dir)
+    print(f"summary of {len(rows)} checkpoint(s) → {args.out_dir / 'summary.csv'}")
 
 
 def cmd_audit_verify(args) -> None:
@@ -273,6 +296,12 @@ def cmd_report_funnel(args) -> None:
     write_json(args.out.with_suffix(".json"), funnel)
     plot_funnel(funnel, args.out)
     print(json.dumps(funnel, ensure_ascii=False))
+
+
+def cmd_report_evaluation(args) -> None:
+    from hagane.report.plots import plot_evaluation
+
+    plot_evaluation(args.summary, args.out)
 
 
 def cmd_report_training(args) -> None:
@@ -380,13 +409,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer-dir", type=Path, required=True)
     p.add_argument("--spm", type=Path, required=True)
     p.add_argument("--valid", nargs="+", required=True, help="validation token shard prefixes (…/valid)")
+    p.add_argument("--pretrain-manifest", type=Path, required=True, help="for the model card's provenance")
+    p.add_argument("--tokenize-manifests", type=Path, nargs="+", required=True)
+    p.add_argument("--tokenizer-manifest", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "publish", cmd_convert_publish, "the final model with a model card that includes its evaluation")
+    p.add_argument("--model", type=Path, required=True, help="a converted model directory")
+    p.add_argument("--card", type=Path, required=True, help="the card.json written beside it")
+    p.add_argument("--evaluation", type=Path, required=True, help="its evaluation's metrics.json")
     p.add_argument("--out-dir", type=Path, required=True)
 
-    s = stage("evaluate", "measure a converted model")
-    p = verb(s, "perplexity", cmd_evaluate_perplexity, "held-out perplexity, bits per char and byte")
+    s = stage("evaluate", "measure converted models")
+    p = verb(s, "continuation", cmd_evaluate_continuation, "build the next-passage task from held-out documents")
+    _add_sections(p, "evaluate")
+    p.add_argument("--documents", type=Path, nargs="+", required=True, help="deduplicated documents (.jsonl.zst)")
+    p.add_argument("--valid-index", type=Path, nargs="+", required=True, help="validation token indexes (.idx.parquet)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "model", cmd_evaluate_model, "held-out perplexity per source, lm-eval tasks, greedy generations")
     _add_sections(p, "evaluate")
     p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--step", type=int, required=True, help="the training step the model is from")
     p.add_argument("--valid", nargs="+", required=True)
+    p.add_argument("--continuation", type=Path, required=True, help="the continuation task's items (.jsonl)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "summary", cmd_evaluate_summary, "every checkpoint's figures against training tokens (JSON, CSV)")
+    p.add_argument("--metrics", type=Path, nargs="+", required=True)
+    p.add_argument("--pretrain-metrics", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
 
     s = stage("report", "plots for the Snakemake report")
@@ -395,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select-counts", type=Path, nargs="+", required=True)
     p.add_argument("--dedup-counts", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="PNG path; the numbers go beside it as .json")
+    p = verb(s, "evaluation", cmd_report_evaluation, "every checkpoint's held-out bits/char and task accuracy")
+    p.add_argument("--summary", type=Path, required=True, help="results/evaluate/summary.json")
+    p.add_argument("--out", type=Path, required=True)
     p = verb(s, "training", cmd_report_training, "training loss against tokens, with the held-out result")
     p.add_argument("--metrics", type=Path, required=True)
     p.add_argument("--evaluation", type=Path, required=True)

@@ -183,11 +183,36 @@ class ConvertConfig:
     max_abs_diff: float
     gate_prompts: int
     gate_prompt_tokens: int
+    max_shard_size: str | int = "5GB"
+    model_name: str = "hagane-model"
+    license: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ContinuationConfig:
+    choices: int = 4
+    context_chars: int = 200
+    continuation_chars: int = 100
+    max_items: int = 500
+    seed: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    name: str
+    path: str
+    num_fewshot: int | None = None
+    limit: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     batch_size: int
+    seed: int = 1234
+    continuation: ContinuationConfig = ContinuationConfig()
+    tasks: tuple[TaskConfig, ...] = ()
+    prompts: tuple[str, ...] = ()
+    max_new_tokens: int = 48
 
 
 STAGE_CONFIGS: dict[str, type] = {
@@ -316,6 +341,15 @@ def stage_config(section: str, data: dict, *, origin: str):
     if section == "pretrain":
         data = {**data, "model": resolve_model(data["model"], origin=origin)}
     return build(STAGE_CONFIGS[section], data, section)
+
+
+def checkpoint_steps(pretrain: dict) -> list[int]:
+    """The steps whose checkpoints a finished pretrain run keeps (as train.py saves and prunes them):
+    every multiple of checkpoint_every and the last step, the newest keep_last of them."""
+    steps, every = pretrain["steps"], pretrain.get("checkpoint_every", 200)
+    saved = sorted({*range(every, steps + 1, every), steps})
+    keep = pretrain.get("keep_last")
+    return saved[-keep:] if keep else saved
 
 
 def model_presets() -> dict[str, dict]:

@@ -41,7 +41,7 @@ EXPECTED = {  # per site: rule → resources its jobs must ask for
                "convert_to_hf": ["nodes=1", "mem_mb=28000"]},
     "abci": {"collect_documents": ["pbs_group=gaa00000", "pbs_queue=rt_HC"],
              "pretrain_model": ["pbs_queue=rt_HF", "nodes=2", "tasks=16", "mpi=mpiexec"],
-             "evaluate_perplexity": ["pbs_queue=rt_HG"]},
+             "evaluate_checkpoint": ["pbs_queue=rt_HG"]},
     "tsubame": {"score_documents": ["sge_group=tga-00000", "sge_resource=cpu_16"],
                 "pretrain_model": ["sge_resource=node_f", "nodes=2", "tasks=8", "mpi=mpiexec"],
                 "train_tokenizer": ["sge_resource=node_h", "mem_mb=64000"]},
@@ -54,7 +54,7 @@ EXPECTED = {  # per site: rule → resources its jobs must ask for
 def test_every_rule_gets_the_site_resources(site, tmp_path):
     resources = dry_run(site, tmp_path)
     assert {"collect_documents", "score_documents", "select_documents", "dedup_exact", "train_tokenizer",
-            "tokenize_documents", "pretrain_model", "convert_to_hf", "evaluate_perplexity"} <= set(resources)
+            "tokenize_documents", "pretrain_model", "convert_to_hf", "evaluate_checkpoint"} <= set(resources)
     for rule, wanted in EXPECTED[site].items():
         got = resources[rule].split(", ")
         assert set(wanted) <= set(got), f"{site} {rule}: {resources[rule]}"

@@ -16,15 +16,17 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from slurmcluster import local_slurm, missing_binaries
 from test_workflow import CONFIG, REPO
 
 pytestmark = pytest.mark.slow
 
-RULES = ["collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents", "dedup_exact", "train_tokenizer",
-         "tokenize_documents", "pretrain_model", "convert_to_hf", "evaluate_perplexity", "verify_provenance",
-         "plot_funnel", "plot_training"]
+RULES = ["collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents", "dedup_exact",
+         "train_tokenizer", "tokenize_documents", "pretrain_model", "convert_to_hf", "build_continuation_task",
+         "evaluate_checkpoint", "summarize_evaluation", "publish_model", "verify_provenance", "plot_funnel",
+         "plot_training", "plot_evaluation"]
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +60,14 @@ def test_the_workflow_runs_as_slurm_jobs_and_pretraining_survives_scancel(slurm,
     workdir.mkdir()
     (workdir / "data").symlink_to(REPO / "data")
     (workdir / "config").symlink_to(REPO / "config")
+    # Only the newest checkpoint is kept, so only it is converted and evaluated (one job each).
+    config = yaml.safe_load(CONFIG.read_text())
+    config["pretrain"]["keep_last"] = 1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "USER": "root"}
     cmd = [str(bin_dir / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--configfile", str(CONFIG),
+           "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--configfile", str(tmp_path / "config.yaml"),
            # This cluster has no accounting database, so no sacct: ask squeue, and early (CI's clock).
            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
            "--default-resources", f"slurm_partition={slurm}", "mem_mb=1000", "runtime=60"]
@@ -96,3 +102,5 @@ def test_the_workflow_runs_as_slurm_jobs_and_pretraining_survives_scancel(slurm,
     metrics = (workdir / "results" / "pretrain" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in metrics] == list(range(10, 201, 10))
     assert (workdir / "results" / "audit" / "verify.txt").read_text().startswith("audit passed")
+    assert sorted(p.name for p in (workdir / "results" / "pretrain" / "checkpoints").iterdir()) == ["step_0000200"]
+    assert sorted(p.name for p in (workdir / "results" / "evaluate").glob("step_*")) == ["step_0000200"]

@@ -86,20 +86,38 @@ def test_the_funnel_accounts_for_every_document(run):
     assert (run / "results" / "report" / "training.png").stat().st_size > 10_000
 
 
-def test_the_model_learned_and_its_hf_export_loads(run):
-    metrics = json.loads((run / "results" / "evaluate" / "final" / "metrics.json").read_text())
-    assert metrics["loss_nats_per_token"] < metrics["unigram_entropy_nats_per_token"] - 0.5
-    assert 0 < metrics["bits_per_char"] < 8
+def test_the_model_learned_and_every_checkpoint_is_converted_and_evaluated(run):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir = run / "results" / "convert" / "model"
+    summary = json.loads((run / "results" / "evaluate" / "summary.json").read_text())
+    assert [row["step"] for row in summary] == [100, 200] and summary[1]["tokens"] == 200 * 16 * 64
+    final = json.loads((run / "results" / "evaluate" / "step_0000200" / "metrics.json").read_text())
+    held = final["held_out"]
+    assert held["loss_nats_per_token"] < held["unigram_entropy_nats_per_token"] - 0.5
+    assert 0 < held["bits_per_char"] < 8 and set(held["by_source"]) == {"debian_web", "manuals_text"}
+    assert summary[1]["bits_per_char"] < summary[0]["bits_per_char"]  # more training, less surprise
+    # The continuation task: the true next passage among 4 is picked well above chance (0.25).
+    continuation = final["tasks"]["continuation"]
+    assert continuation["samples"] == 300 and continuation["chance"] == 0.25
+    assert continuation["acc"] - 2 * continuation["acc_stderr"] > 0.25
+    assert continuation["acc_mutual_info"] > 0.25
+    generations = (run / "results" / "evaluate" / "step_0000200" / "generations.jsonl").read_text().splitlines()
+    assert [json.loads(g)["prompt"] for g in generations][0] == "日本の首都は"
+    assert (run / "results" / "report" / "evaluation.png").stat().st_size > 10_000
+    assert (run / "results" / "evaluate" / "summary.csv").read_text().startswith("step,tokens,loss_nats_per_token")
+
+    for step in ("step_0000100", "step_0000200"):
+        gate = json.loads((run / "results" / "convert" / step / "_manifest.json").read_text())["counts"]
+        assert gate["max_abs_logit_diff"] <= 1e-4 and gate["step"] == int(step[5:])
+    model_dir = run / "results" / "publish" / "model"
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     ids = tok("ガイドブックをダウンロードする", return_tensors="pt").input_ids
     assert ids[0, 0].item() == tok.bos_token_id
     assert model(input_ids=ids).logits.shape[-1] == 2000
-    gate = json.loads((run / "results" / "convert" / "_manifest.json").read_text())["counts"]
-    assert gate["max_abs_logit_diff"] <= 1e-4
+    card = (model_dir / "README.md").read_text()
+    assert "# hagane-integration-test" in card and "| manuals_text |" in card
+    assert f"| continuation | acc | {continuation['acc']:.4f} |" in card
 
 
 def test_a_second_run_does_nothing(run):
@@ -122,8 +140,9 @@ def test_changing_the_vocabulary_reruns_the_tokenizer_and_after_only(run, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Two shards: the WARC file, and the two manual files grouped into one (group_mb).
     assert planned_jobs(proc.stdout) == {"train_tokenizer": 1, "tokenize_documents": 2, "pretrain_model": 1,
-                                         "convert_to_hf": 1, "evaluate_perplexity": 1, "verify_provenance": 1,
-                                         "plot_training": 1, "all": 1}
+                                         "convert_to_hf": 2, "build_continuation_task": 1, "evaluate_checkpoint": 2,
+                                         "summarize_evaluation": 1, "publish_model": 1, "verify_provenance": 1,
+                                         "plot_training": 1, "plot_evaluation": 1, "all": 1}
 
 
 def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):

@@ -85,3 +85,12 @@ def test_structured_source_keys():
     bad = {"sources": [{"name": "t", "type": "text", "paths": ["a.txt"], "text_field": "body"}]}
     with pytest.raises(HaganeError, match=r"collect\.sources\[0\]"):
         validate(bad, origin="test", section="collect")
+
+
+def test_checkpoint_steps_are_the_ones_train_keeps():
+    from hagane.config import checkpoint_steps
+
+    assert checkpoint_steps({"steps": 200, "checkpoint_every": 100}) == [100, 200]
+    assert checkpoint_steps({"steps": 250, "checkpoint_every": 100}) == [100, 200, 250]
+    assert checkpoint_steps({"steps": 250, "checkpoint_every": 100, "keep_last": 2}) == [200, 250]
+    assert checkpoint_steps({"steps": 50, "checkpoint_every": 100, "keep_last": None}) == [50]

@@ -43,13 +43,15 @@ def verify(results: Path) -> dict:
     manifests = {p: json.loads(p.read_text()) for p in sorted(results.rglob(MANIFEST_NAME))}
     if not manifests:
         raise AuditFailure(f"no {MANIFEST_NAME} under {results}")
+    manifest_at = {_key(str(p)): p for p in manifests}
     producer: dict[str, tuple[Path, dict]] = {}
     for path, m in manifests.items():
         for out in m["outputs"]:
             producer[_key(out["path"])] = (path, out)
-    # Walk from the end of the chain, the evaluations. Manifests they do not lead to (left by a source
-    # since removed from the config, say) are reported as unreached, not checked: they made no model.
-    roots = [p for p in manifests if manifests[p]["stage"] == "evaluate"]
+    # Walk from the end of the chain, the evaluations and the published model. Manifests they do not lead
+    # to (left by a source since removed from the config, say) are reported as unreached, not checked:
+    # they made no model.
+    roots = [p for p in manifests if manifests[p]["stage"] in ("evaluate", "publish")]
     if not roots:
         consumed = {producer[_key(i["path"])][0] for m in manifests.values() for i in m["inputs"]
                     if _key(i["path"]) in producer}
@@ -71,7 +73,11 @@ def verify(results: Path) -> dict:
             check_file(inp, path, "input")
             files_checked += 1
             key = _key(inp["path"])
-            if key in producer:
+            if key in manifest_at:
+                # A stage that read another's manifest (the model card's provenance): that manifest's
+                # own hash was just checked, and the walk goes on through it.
+                queue.append(manifest_at[key])
+            elif key in producer:
                 source_manifest, recorded = producer[key]
                 if recorded["sha256"] != inp["sha256"]:
                     raise AuditFailure(f"{path}: input {inp['path']} has sha256 {inp['sha256']}, but {source_manifest} "

@@ -1,23 +1,37 @@
-"""Write a LlamaForCausalLM directory from a native checkpoint, then prove it matches."""
+"""Write a LlamaForCausalLM directory from a native checkpoint, then prove it matches.
+
+The weights stream: each tensor is read alone from the DCP checkpoint (DCP reads just that tensor's
+bytes) and written into safetensors shards of at most `convert.max_shard_size`, so memory holds one
+shard, not the model. The gate then needs one whole model at a time: the native model's logits on the
+gate prompts are kept, it is freed, and the converted directory is loaded the way a user would load it
+(offline, fp32) and compared. A 13B model thus converts in about 52 GB (one fp32 copy).
+"""
 
 from __future__ import annotations
 
+import gc
+import json
+import os
 import shutil
 from pathlib import Path
 
 import torch
+import torch.distributed.checkpoint as dcp
 
 from hagane.config import ConvertConfig
+from hagane.convert.card import write_model_card
+from hagane.convert.llama import hf_config, hf_name, hf_order
 from hagane.errors import HaganeError
-from hagane.io import atomic_path
+from hagane.io import atomic_path, write_json
 from hagane.manifest import now, write_manifest
-from hagane.pretrain.checkpoint import load_model_weights, read_state
+from hagane.pretrain.checkpoint import STATE_FILE, load_model_weights, read_state
 from hagane.pretrain.model import ModelArgs, Transformer
 from hagane.tokenize.shards import TokenShard
 from hagane.tokenizer.train import BOS, EOS, PAD
-from hagane.convert.llama import hf_config, to_hf_state_dict
 
 MODEL_DIR = "model"
+CARD_FACTS = "card.json"  # what the model card states, for the published card to add evaluation to
+SAFETENSORS_INDEX = "model.safetensors.index.json"
 
 
 def load_native(ckpt: Path) -> Transformer:
@@ -25,6 +39,68 @@ def load_native(ckpt: Path) -> Transformer:
     model = Transformer(args)
     load_model_weights(ckpt, model)
     return model.eval()
+
+
+def checkpoint_tensors(ckpt: Path) -> dict[str, tuple[torch.Size, torch.dtype]]:
+    """Native model tensor name → (shape, dtype), from the checkpoint's metadata alone."""
+    meta = dcp.FileSystemReader(str(ckpt)).read_metadata().state_dict_metadata
+    return {key.removeprefix("model."): (m.size, m.properties.dtype) for key, m in meta.items()
+            if key.startswith("model.")}
+
+
+def read_model_tensor(ckpt: Path, key: str, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    state = {"model": {key: torch.empty(shape, dtype=dtype)}}
+    dcp.load(state, checkpoint_id=str(ckpt), planner=dcp.DefaultLoadPlanner(allow_partial_load=True))
+    return state["model"][key]
+
+
+def parse_size(text: str) -> int:
+    """'5GB', '500MB', '2GiB' or a plain byte count → bytes (transformers' max_shard_size spelling)."""
+    units = {"GIB": 2**30, "MIB": 2**20, "KIB": 2**10, "GB": 10**9, "MB": 10**6, "KB": 10**3, "B": 1}
+    spelled = str(text).strip().upper()
+    for unit, factor in units.items():
+        if spelled.endswith(unit) and spelled[:-len(unit)].strip().replace(".", "", 1).isdigit():
+            return int(float(spelled[:-len(unit)]) * factor)
+    if spelled.isdigit():
+        return int(spelled)
+    raise HaganeError(f"convert.max_shard_size {text!r} is not a size such as 5GB, 500MB or 2GiB")
+
+
+def shard_plan(sizes: list[tuple[str, int]], max_bytes: int) -> list[list[str]]:
+    """Tensors in order, cut into consecutive shards of at most `max_bytes` (a larger tensor alone)."""
+    shards: list[list[str]] = [[]]
+    used = 0
+    for name, size in sizes:
+        if shards[-1] and used + size > max_bytes:
+            shards.append([])
+            used = 0
+        shards[-1].append(name)
+        used += size
+    return shards
+
+
+def write_weights(ckpt: Path, args: ModelArgs, out: Path, max_bytes: int) -> dict:
+    """Stream the checkpoint's model tensors into `out` as safetensors (with an index when sharded)."""
+    from safetensors.torch import save_file
+
+    tensors = checkpoint_tensors(ckpt)
+    names = {hf: key for key in tensors if (hf := hf_name(key, args)) is not None}
+    order = sorted(names, key=hf_order)
+    nbytes = {hf: tensors[names[hf]][0].numel() * tensors[names[hf]][1].itemsize for hf in order}
+    plan = shard_plan([(hf, nbytes[hf]) for hf in order], max_bytes)
+    files = (["model.safetensors"] if len(plan) == 1 else
+             [f"model-{i:05d}-of-{len(plan):05d}.safetensors" for i in range(1, len(plan) + 1)])
+    weight_map = {}
+    for filename, shard in zip(files, plan):
+        state = {hf: read_model_tensor(ckpt, names[hf], *tensors[names[hf]]).contiguous() for hf in shard}
+        save_file(state, str(out / filename), metadata={"format": "pt"})
+        os.chmod(out / filename, 0o644)  # safetensors creates its files private (0600)
+        weight_map.update({hf: filename for hf in shard})
+        del state
+    if len(plan) > 1:
+        index = {"metadata": {"total_size": sum(nbytes.values())}, "weight_map": weight_map}
+        (out / SAFETENSORS_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    return {"weight_files": len(files), "weight_bytes": sum(nbytes.values())}
 
 
 def gate_prompts(valid_prefixes: list[Path], n: int, n_tokens: int) -> list[list[int]]:
@@ -44,14 +120,12 @@ def gate_prompts(valid_prefixes: list[Path], n: int, n_tokens: int) -> list[list
 
 
 @torch.no_grad()
-def logits_gap(native: Transformer, hf_model, prompts: list[list[int]]) -> float:
-    worst = 0.0
+def prompt_logits(model, prompts: list[list[int]], *, native: bool) -> list[torch.Tensor]:
+    out = []
     for ids in prompts:
         x = torch.tensor([ids])
-        a = native(x)
-        b = hf_model(input_ids=x).logits
-        worst = max(worst, (a - b).abs().max().item())
-    return worst
+        out.append(model(x) if native else model(input_ids=x).logits)
+    return out
 
 
 def check_tokenizer(hf_dir: Path, spm_model: Path, prompts: list[list[int]]) -> None:
@@ -59,42 +133,99 @@ def check_tokenizer(hf_dir: Path, spm_model: Path, prompts: list[list[int]]) -> 
     from transformers import AutoTokenizer
 
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
-    tok = AutoTokenizer.from_pretrained(str(hf_dir))
+    tok = AutoTokenizer.from_pretrained(str(hf_dir), local_files_only=True)
     for ids in prompts:
         text = sp.decode(ids[1:])
         if tok.encode(text) != [BOS, *sp.encode(text)]:
             raise HaganeError(f"tokenizer in {hf_dir} disagrees with {spm_model} on the gate prompt {text[:40]!r}")
 
 
+def write_generation_config(config, out: Path) -> None:
+    from transformers import GenerationConfig
+
+    # Greedy by default: what evaluation uses, and what a user gets from `generate` without arguments.
+    generation = GenerationConfig(bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
+                                  pad_token_id=config.pad_token_id, do_sample=False)
+    generation.save_pretrained(str(out))
+
+
 def convert_checkpoint(cfg: ConvertConfig, ckpt: Path, tokenizer_dir: Path, spm_model: Path,
-                       valid_prefixes: list[Path], out_dir: Path) -> dict:
-    from transformers import AutoModelForCausalLM, LlamaForCausalLM
+                       valid_prefixes: list[Path], out_dir: Path, provenance: dict | None = None,
+                       provenance_inputs: list[Path] = ()) -> dict:
+    from transformers import AutoModelForCausalLM
 
     started = now()
+    if not (ckpt / STATE_FILE).is_file():
+        raise HaganeError(f"no complete checkpoint at {ckpt} (removed by pretrain.keep_last, or the run has not "
+                          "reached that step)")
+    state = read_state(ckpt)
+    args = ModelArgs(**state["model_args"])
+    prompts = gate_prompts(valid_prefixes, cfg.gate_prompts, cfg.gate_prompt_tokens)
     native = load_native(ckpt)
-    args = native.args
+    parameters = native.num_parameters()
+    expected = prompt_logits(native, prompts, native=True)
+    del native
+    gc.collect()
     with atomic_path(out_dir / MODEL_DIR) as tmp:
+        tmp.mkdir(parents=True, exist_ok=True)
         config = hf_config(args, bos_id=BOS, eos_id=EOS, pad_id=PAD)
-        hf = LlamaForCausalLM(config)
-        missing, unexpected = hf.load_state_dict(to_hf_state_dict(native.state_dict(), args), strict=False)
-        real_missing = [k for k in missing if not (args.tie_embeddings and k == "lm_head.weight")]
-        if real_missing or unexpected:
-            raise HaganeError(f"adapter mismatch: missing {real_missing}, unexpected {unexpected}")
-        hf.save_pretrained(str(tmp), safe_serialization=True)
+        config.save_pretrained(str(tmp))
+        write_generation_config(config, tmp)
+        weights = write_weights(ckpt, args, tmp, parse_size(cfg.max_shard_size))
         for f in sorted(tokenizer_dir.iterdir()):
             shutil.copyfile(f, tmp / f.name)
         # The gate reads back what was written, exactly as a user would load it: offline, fp32.
         reloaded = AutoModelForCausalLM.from_pretrained(str(tmp), dtype=torch.float32, local_files_only=True).eval()
-        prompts = gate_prompts(valid_prefixes, cfg.gate_prompts, cfg.gate_prompt_tokens)
-        gap = logits_gap(native, reloaded, prompts)
+        got = prompt_logits(reloaded, prompts, native=False)
+        gap = max((a - b).abs().max().item() for a, b in zip(expected, got))
         if not gap <= cfg.max_abs_diff:
             raise HaganeError(f"conversion gate failed for {ckpt}: converted logits differ from the native "
                               f"model's by {gap:.3e} > convert.max_abs_diff {cfg.max_abs_diff:.1e}")
         check_tokenizer(tmp, spm_model, prompts)
-    counts = {"max_abs_logit_diff": gap, "gate_prompts": len(prompts), "parameters": native.num_parameters()}
+        del reloaded
+        facts = {"name": cfg.model_name, "license": cfg.license, "step": state["step"], "parameters": parameters,
+                 "model_args": state["model_args"], **(provenance or {})}
+        write_model_card(tmp / "README.md", facts)
+    write_json(out_dir / CARD_FACTS, facts)
+    counts = {"step": state["step"], "max_abs_logit_diff": gap, "gate_prompts": len(prompts),
+              "parameters": parameters, **weights}
     write_manifest(out_dir, stage="convert", config={"convert": vars(cfg)},
-                   inputs=[ckpt, tokenizer_dir, spm_model, *[p.with_suffix(s) for p in sorted(valid_prefixes)
-                                                             for s in (".bin", ".idx.parquet")]],
-                   outputs=[out_dir / MODEL_DIR], counts=counts, started_at=started)
-    print(f"converted {ckpt} → {out_dir / MODEL_DIR}; max |Δlogit| = {gap:.3e} on {len(prompts)} prompts")
+                   inputs=[ckpt, tokenizer_dir, spm_model, *provenance_inputs,
+                           *[p.with_suffix(s) for p in sorted(valid_prefixes) for s in (".bin", ".idx.parquet")]],
+                   outputs=[out_dir / MODEL_DIR, out_dir / CARD_FACTS], counts=counts, started_at=started)
+    print(f"converted {ckpt} → {out_dir / MODEL_DIR} ({weights['weight_files']} weight file(s)); "
+          f"max |Δlogit| = {gap:.3e} on {len(prompts)} prompts")
     return counts
+
+
+def card_evaluation(metrics: dict) -> dict:
+    """The evaluation table of a model card: held-out figures, then each task's metrics (no stderr)."""
+    held = metrics["held_out"]
+    table = {"held-out text": {k: held[k] for k in ("loss_nats_per_token", "perplexity", "bits_per_char",
+                                                   "bits_per_byte", "validation_documents")}}
+    for task, values in metrics["tasks"].items():
+        table[task] = {k: v for k, v in values.items() if not k.endswith("_stderr") and k != "sample_len"}
+    return table
+
+
+def publish_model(model_dir: Path, card_facts: Path, evaluation: Path, out_dir: Path) -> None:
+    """The converted model of the final checkpoint with a model card that includes its evaluation: the
+    directory to upload. Weights are hard-linked where the file system allows (no second copy)."""
+    started = now()
+    metrics = json.loads(Path(evaluation).read_text())
+    facts = {**json.loads(Path(card_facts).read_text()), "evaluation": card_evaluation(metrics)}
+    if metrics["step"] != facts["step"]:
+        raise HaganeError(f"{evaluation} evaluates step {metrics['step']}, but {model_dir} is step {facts['step']}")
+    with atomic_path(out_dir / MODEL_DIR) as tmp:
+        tmp.mkdir(parents=True)
+        for f in sorted(Path(model_dir).iterdir()):
+            if f.name == "README.md" or f.name.startswith("."):  # .snakemake_timestamp is Snakemake's
+                continue
+            try:
+                os.link(f, tmp / f.name)
+            except OSError:
+                shutil.copyfile(f, tmp / f.name)
+        write_model_card(tmp / "README.md", facts)
+    write_manifest(out_dir, stage="publish", config={}, inputs=[model_dir, card_facts, evaluation],
+                   outputs=[out_dir / MODEL_DIR], counts={"step": facts["step"]}, started_at=started)
+    print(f"published {out_dir / MODEL_DIR} (step {facts['step']}) with its model card")

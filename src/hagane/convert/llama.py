@@ -32,16 +32,27 @@ _LAYER_KEY = re.compile(r"^layers\.(\d+)\.(.+)$")
 _HF_LAYER_KEY = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
 
 
+def hf_name(key: str, args: ModelArgs) -> str | None:
+    """The transformers name of native tensor `key`; None for the output head of a tied model (transformers
+    rebuilds lm_head from embed_tokens)."""
+    if args.tie_embeddings and key == "output.weight":
+        return None
+    if m := _LAYER_KEY.match(key):
+        return f"model.layers.{m.group(1)}.{_LAYER_MAP[m.group(2)]}"
+    if key not in _TOP_MAP:
+        raise HaganeError(f"native tensor {key!r} has no Llama counterpart")
+    return _TOP_MAP[key]
+
+
+def hf_order(name: str) -> tuple:
+    """transformers' own order of a Llama state dict: embeddings, then layer by layer, then norm and head."""
+    if m := _HF_LAYER_KEY.match(name):
+        return (1, int(m.group(1)), name)
+    return (0 if "embed_tokens" in name else 2, 0, name)
+
+
 def to_hf_state_dict(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, tensor in state.items():
-        if args.tie_embeddings and key == "output.weight":
-            continue  # tied: transformers rebuilds lm_head from embed_tokens
-        if m := _LAYER_KEY.match(key):
-            out[f"model.layers.{m.group(1)}.{_LAYER_MAP[m.group(2)]}"] = tensor
-        else:
-            out[_TOP_MAP[key]] = tensor
-    return out
+    return {name: tensor for key, tensor in state.items() if (name := hf_name(key, args)) is not None}
 
 
 def from_hf_state_dict(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:

@@ -4,7 +4,8 @@ The validation documents, concatenated (each is BOS, tokens, EOS), are cut into 
 context length; window k predicts its tokens from the ones before them inside the window. Every token
 but the very first is predicted exactly once; BOS targets are not counted (they carry no text). Bits
 per character and per byte divide the total negative log-likelihood (in bits) by the characters and
-UTF-8 bytes of the same documents, which makes models with different tokenizers comparable.
+UTF-8 bytes of the same documents, which makes models with different tokenizers comparable. The same
+figures are given per source (each source's documents concatenated alone).
 """
 
 from __future__ import annotations
@@ -17,13 +18,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hagane.config import EvaluateConfig
 from hagane.errors import HaganeError
-from hagane.io import write_json
-from hagane.manifest import now, write_manifest
 from hagane.tokenize.shards import TokenShard
-
-METRICS = "metrics.json"
 
 
 def unigram_entropy(tokens: np.ndarray) -> float:
@@ -48,26 +44,26 @@ def total_nll(model, tokens: np.ndarray, context: int, batch_size: int, ignore_i
     for batch in tqdm(batches, desc="perplexity", unit="batch", mininterval=5):
         stacked = torch.from_numpy(np.stack(batch))
         x, y = stacked[:, :-1], stacked[:, 1:]
-        logits = model(input_ids=x).logits.float()
+        logits = model(input_ids=x.to(getattr(model, "device", "cpu"))).logits.float().cpu()
         nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum",
                                ignore_index=ignore_id).item()
         n += int((y != ignore_id).sum())
     return nll, n
 
 
-def evaluate_model(cfg: EvaluateConfig, model_dir: Path, valid_prefixes: list[Path], out_dir: Path) -> dict:
-    from transformers import AutoModelForCausalLM
+def source_of(prefix: Path) -> str:
+    """Token shards lie at results/tokenize/<source>/<part>/valid (DESIGN.md)."""
+    return Path(prefix).parent.parent.name
 
-    started = now()
-    shards = [TokenShard.open(p) for p in sorted(valid_prefixes)]
+
+def perplexity_metrics(model, shards: list[TokenShard], batch_size: int) -> dict:
     tokens = np.concatenate([np.asarray(s.tokens) for s in shards])
     if len(tokens) < 2:
         raise HaganeError("validation shards hold fewer than 2 tokens; raise split.validation_fraction")
     n_chars = int(sum(s.index["n_chars"].sum() for s in shards))
     n_bytes = int(sum(s.index["n_bytes"].sum() for s in shards))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True).eval()
     context = model.config.max_position_embeddings
-    nll, n = total_nll(model, tokens, context, cfg.batch_size, ignore_id=shards[0].bos_id)
+    nll, n = total_nll(model, tokens, context, batch_size, ignore_id=shards[0].bos_id)
     loss = nll / n
     metrics = {
         "validation_documents": int(sum(len(s.index) for s in shards)),
@@ -79,10 +75,17 @@ def evaluate_model(cfg: EvaluateConfig, model_dir: Path, valid_prefixes: list[Pa
         "context_length": context,
     }
     metrics["loss_below_unigram_entropy"] = metrics["loss_nats_per_token"] < metrics["unigram_entropy_nats_per_token"]
-    write_json(out_dir / METRICS, metrics)
-    write_manifest(out_dir, stage="evaluate", config={"evaluate": vars(cfg)},
-                   inputs=[model_dir, *[p.with_suffix(s) for p in sorted(valid_prefixes) for s in (".bin", ".idx.parquet")]],
-                   outputs=[out_dir / METRICS], counts=metrics, started_at=started)
-    print(f"evaluate {model_dir}: loss {loss:.4f} nats/token (unigram entropy "
-          f"{metrics['unigram_entropy_nats_per_token']:.4f}), {metrics['bits_per_char']:.4f} bits/char")
     return metrics
+
+
+def held_out_metrics(model, valid_prefixes: list[Path], batch_size: int) -> dict:
+    """Perplexity and bits per character/byte over all held-out documents, and per source."""
+    shards = {p: TokenShard.open(p) for p in sorted(valid_prefixes)}
+    out = perplexity_metrics(model, list(shards.values()), batch_size)
+    by_source: dict[str, list[TokenShard]] = {}
+    for prefix, shard in shards.items():
+        if len(shard.tokens) >= 2:
+            by_source.setdefault(source_of(prefix), []).append(shard)
+    out["by_source"] = {source: perplexity_metrics(model, group, batch_size)
+                        for source, group in sorted(by_source.items())}
+    return out

@@ -71,9 +71,15 @@ def stale_checkpoints(root: Path, fingerprint: str) -> list[Path]:
             or read_state(p)["fingerprint"] != fingerprint]
 
 
+def kept_checkpoints(root: Path) -> list[Path]:
+    """Every complete checkpoint under `root`, oldest first (all are the run's own: stale ones are
+    removed when a run starts)."""
+    return sorted(p for p in root.glob("step_*") if (p / STATE_FILE).is_file())
+
+
 def prune_checkpoints(root: Path, keep_last: int) -> list[Path]:
     """Remove all but the newest `keep_last` complete checkpoints; return what was removed."""
-    complete = sorted(p for p in root.glob("step_*") if (p / STATE_FILE).is_file())
+    complete = kept_checkpoints(root)
     removed = complete[:-keep_last]
     for old in removed:
         shutil.rmtree(old)

@@ -22,8 +22,8 @@ from hagane.config import PretrainConfig
 from hagane.errors import HaganeError
 from hagane.io import sha256_file, sha256_text
 from hagane.manifest import now, write_manifest
-from hagane.pretrain.checkpoint import (barrier, latest_checkpoint, load_checkpoint, prune_checkpoints,
-                                       save_checkpoint, stale_checkpoints, step_dir)
+from hagane.pretrain.checkpoint import (barrier, kept_checkpoints, latest_checkpoint, load_checkpoint,
+                                       prune_checkpoints, save_checkpoint, stale_checkpoints, step_dir)
 from hagane.pretrain.data import SampleStream, ValidationWindows
 from hagane.pretrain.distributed import Topology, choose_backend, detect_topology, init_distributed
 from hagane.pretrain.flops import flops_per_token, known_peak, measure_matmul_peak
@@ -282,7 +282,7 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
                   for p in (prefix.with_suffix(".bin"), prefix.with_suffix(".idx.parquet"))]
         write_manifest(out_dir, stage="pretrain",
                        config={"pretrain": dataclasses.asdict(cfg), "backend": backend},
-                       inputs=[*inputs, tokenizer_model], outputs=[final, metrics_path],
+                       inputs=[*inputs, tokenizer_model], outputs=[*kept_checkpoints(ckpt_root), metrics_path],
                        counts={"steps": cfg.steps, "tokens": cfg.steps * tokens_per_step,
                                "parameters": model.num_parameters(), "world_size": topo.world_size,
                                "launcher": topo.launcher, "micro_batches_per_step": accum,

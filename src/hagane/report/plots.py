@@ -59,7 +59,7 @@ def plot_funnel(funnel: dict, out: Path) -> None:
 def plot_training(metrics: Path, evaluation: Path, out: Path) -> None:
     plt = _pyplot()
     rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    final = json.loads(evaluation.read_text())
+    final = json.loads(evaluation.read_text())["held_out"]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot([r["tokens"] for r in rows], [r["loss"] for r in rows], label="training loss (mean over ranks)")
     val = [r for r in rows if "val_loss" in r]
@@ -73,6 +73,34 @@ def plot_training(metrics: Path, evaluation: Path, out: Path) -> None:
     ax.set_xlabel("training tokens")
     ax.set_ylabel("nats per token")
     ax.legend()
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_evaluation(summary: Path, out: Path) -> None:
+    """Every checkpoint against training tokens: held-out bits per character (overall and per source) and
+    the accuracy of each task, with the continuation task's chance level."""
+    plt = _pyplot()
+    rows = json.loads(Path(summary).read_text())
+    tokens = [r["tokens"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(tokens, [r["bits_per_char"] for r in rows], "o-", color="#b5523b", label="all held-out text")
+    for key in sorted(k for k in rows[0] if k.endswith("/bits_per_char")):
+        left.plot(tokens, [r[key] for r in rows], "o--", ms=3, label=key.split("/")[0])
+    left.set_xlabel("training tokens")
+    left.set_ylabel("bits per character (held out)")
+    left.legend(fontsize=8)
+    accuracy = [k for k in rows[0] if k.split("/")[-1] in ("acc", "acc_mutual_info", "char_f1")]
+    for key in accuracy:
+        right.plot(tokens, [r[key] if r[key] is not None else float("nan") for r in rows], "o-", ms=4, label=key)
+    if rows[0].get("continuation/chance"):
+        right.axhline(rows[0]["continuation/chance"], ls="--", color="grey", label="continuation: chance")
+    right.set_xlabel("training tokens")
+    right.set_ylabel("accuracy")
+    right.set_ylim(0, 1)
+    right.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
