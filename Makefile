@@ -20,7 +20,7 @@ APT_PACKAGES := build-essential cmake libboost-program-options-dev libboost-syst
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SNAKEMAKE := $(BIN)/snakemake
 
-.PHONY: setup demo test lint profiles report clean clean-results
+.PHONY: setup demo test lint profiles report clean clean-results llama-cpp
 
 setup: $(VENV)/.stamp-python $(BIN)/lmplz
 
@@ -50,6 +50,10 @@ $(BIN)/lmplz: | $(VENV)/.stamp-python .build/.stamp-apt
 	cmake -S .build/kenlm/kenlm-$(KENLM_VERSION) -B .build/kenlm/build -DCMAKE_BUILD_TYPE=Release > .build/kenlm/cmake.log 2>&1
 	cmake --build .build/kenlm/build --target lmplz build_binary -j $$(nproc) > .build/kenlm/build.log 2>&1
 	install -m 755 .build/kenlm/build/bin/lmplz .build/kenlm/build/bin/build_binary $(BIN)/
+
+# Optional: llama-cpp-python for the GGUF export's check (convert.gguf); it compiles llama.cpp (~8 min on 2 cores).
+llama-cpp: setup
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q llama-cpp-python==0.3.36
 
 profiles:
 	mkdir -p $(HOME)/.config/snakemake

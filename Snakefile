@@ -40,3 +40,4 @@ rule all:
         "results/report/funnel.png",
         "results/report/training.png",
         "results/report/evaluation.png",
+        GGUF,

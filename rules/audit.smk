@@ -4,10 +4,15 @@
 rule verify_provenance:
     input:
         published="results/publish/model",
+        gguf=GGUF,
         manifests=[
             "results/publish/_manifest.json",
-            *expand("results/evaluate/{checkpoint}/_manifest.json", checkpoint=CHECKPOINTS),
-            *expand("results/convert/{checkpoint}/_manifest.json", checkpoint=CHECKPOINTS),
+            *expand(
+                "results/evaluate/{checkpoint}/_manifest.json", checkpoint=CHECKPOINTS
+            ),
+            *expand(
+                "results/convert/{checkpoint}/_manifest.json", checkpoint=CHECKPOINTS
+            ),
             "results/evaluate/tasks/_manifest.json",
             "results/pretrain/_manifest.json",
             "results/tokenizer/_manifest.json",

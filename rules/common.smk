@@ -105,3 +105,5 @@ def final_checkpoint():
 # Every checkpoint the pretrain run keeps is converted and evaluated (pretrain.keep_last: the newest N).
 CHECKPOINTS = [f"step_{step:07d}" for step in checkpoint_steps(config["pretrain"])]
 FINAL = CHECKPOINTS[-1]
+# The GGUF export of the final model, when convert.gguf asks for it.
+GGUF = ["results/publish/gguf/model.gguf"] if config["convert"]["gguf"] else []

@@ -56,3 +56,27 @@ rule publish_model:
         out_dir=out_dir,
     shell:
         "hagane convert publish --model {input.model:q} --card {input.card:q} --evaluation {input.evaluation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule export_gguf:
+    input:
+        model=f"results/convert/{FINAL}/model",
+        valid=per_shard("results/tokenize/{shard}/valid.bin"),
+    output:
+        gguf="results/publish/gguf/model.gguf",
+        manifest="results/publish/gguf/_manifest.json",
+    log:
+        "logs/convert/gguf.log",
+    benchmark:
+        "benchmarks/convert/gguf.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        cfg=section("convert"),
+        valid=per_shard("results/tokenize/{shard}/valid"),
+        out_dir=out_dir,
+    shell:
+        "hagane convert gguf --convert-json {params.cfg:q} --model {input.model:q} --valid {params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -66,7 +66,9 @@ rule evaluate_checkpoint:
 
 rule summarize_evaluation:
     input:
-        metrics=expand("results/evaluate/{checkpoint}/metrics.json", checkpoint=CHECKPOINTS),
+        metrics=expand(
+            "results/evaluate/{checkpoint}/metrics.json", checkpoint=CHECKPOINTS
+        ),
         pretrain_metrics="results/pretrain/metrics.jsonl",
     output:
         json="results/evaluate/summary.json",

@@ -239,6 +239,13 @@ def cmd_convert_publish(args) -> None:
     publish_model(args.model, args.card, args.evaluation, args.out_dir)
 
 
+def cmd_convert_gguf(args) -> None:
+    from hagane.convert.gguf import export_gguf
+
+    (cfg,) = _sections(args)
+    export_gguf(cfg, args.model, [Path(p) for p in args.valid], args.out_dir)
+
+
 def cmd_evaluate_continuation(args) -> None:
     from hagane.evaluate.run import build_continuation_items
 
@@ -417,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help="a converted model directory")
     p.add_argument("--card", type=Path, required=True, help="the card.json written beside it")
     p.add_argument("--evaluation", type=Path, required=True, help="its evaluation's metrics.json")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    p = verb(s, "gguf", cmd_convert_gguf, "a converted model as GGUF for llama.cpp, checked with llama-cpp-python")
+    _add_sections(p, "convert")
+    p.add_argument("--model", type=Path, required=True, help="a converted model directory")
+    p.add_argument("--valid", nargs="+", required=True, help="validation token shard prefixes (the gate prompts)")
     p.add_argument("--out-dir", type=Path, required=True)
 
     s = stage("evaluate", "measure converted models")

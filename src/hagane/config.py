@@ -186,6 +186,7 @@ class ConvertConfig:
     max_shard_size: str | int = "5GB"
     model_name: str = "hagane-model"
     license: str | None = None
+    gguf: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 from hagane.errors import HaganeError
 from hagane.io import atomic_path
 
+GGUF_FILE = "model.gguf"
 GGUF_LAYER_NAMES = {
     "input_layernorm.weight": "attn_norm.weight",
     "self_attn.q_proj.weight": "attn_q.weight",
@@ -64,7 +65,8 @@ def _vocabulary(spm_model: Path):
 
 
 def write_gguf(model_dir: Path, out: Path, *, name: str) -> dict:
-    """`model_dir` (a converted LlamaForCausalLM directory with `tokenizer.model`) → one fp32 GGUF file."""
+    """`model_dir` (a converted LlamaForCausalLM directory with `tokenizer.model`) → one fp32 GGUF file
+    at `out` (the caller makes it appear whole)."""
     import gguf
     from safetensors import safe_open
 
@@ -78,47 +80,46 @@ def write_gguf(model_dir: Path, out: Path, *, name: str) -> dict:
     n_heads, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
     head_dim = config.get("head_dim") or config["hidden_size"] // n_heads
     rope = config.get("rope_parameters") or {"rope_theta": config.get("rope_theta", 10000.0)}
-    with atomic_path(out) as tmp:
-        writer = gguf.GGUFWriter(str(tmp), arch="llama")
-        writer.add_name(name)
-        writer.add_context_length(config["max_position_embeddings"])
-        writer.add_embedding_length(config["hidden_size"])
-        writer.add_block_count(config["num_hidden_layers"])
-        writer.add_feed_forward_length(config["intermediate_size"])
-        writer.add_head_count(n_heads)
-        writer.add_head_count_kv(n_kv)
-        writer.add_rope_dimension_count(head_dim)
-        writer.add_rope_freq_base(float(rope["rope_theta"]))
-        writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
-        writer.add_vocab_size(config["vocab_size"])
-        writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-        writer.add_tokenizer_model("llama")
-        writer.add_tokenizer_pre("default")
-        writer.add_token_list(pieces)
-        writer.add_token_scores(scores)
-        writer.add_token_types(types)
-        writer.add_bos_token_id(config["bos_token_id"])
-        writer.add_eos_token_id(config["eos_token_id"])
-        writer.add_unk_token_id(sp.unk_id())
-        if config.get("pad_token_id") is not None:
-            writer.add_pad_token_id(config["pad_token_id"])
-        writer.add_add_bos_token(True)
-        writer.add_add_eos_token(False)
-        n_tensors = 0
-        for file in sorted(model_dir.glob("*.safetensors")):
-            with safe_open(str(file), framework="numpy") as f:
-                for key in sorted(f.keys()):
-                    tensor = f.get_tensor(key).astype(np.float32)
-                    if key.endswith("q_proj.weight"):
-                        tensor = interleave_rotary(tensor, n_heads)
-                    elif key.endswith("k_proj.weight"):
-                        tensor = interleave_rotary(tensor, n_kv)
-                    writer.add_tensor(gguf_name(key), np.ascontiguousarray(tensor))
-                    n_tensors += 1
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
+    writer = gguf.GGUFWriter(str(out), arch="llama")
+    writer.add_name(name)
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(n_heads)
+    writer.add_head_count_kv(n_kv)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_freq_base(float(rope["rope_theta"]))
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_vocab_size(config["vocab_size"])
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_tokenizer_model("llama")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(pieces)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(config["bos_token_id"])
+    writer.add_eos_token_id(config["eos_token_id"])
+    writer.add_unk_token_id(sp.unk_id())
+    if config.get("pad_token_id") is not None:
+        writer.add_pad_token_id(config["pad_token_id"])
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(False)
+    n_tensors = 0
+    for file in sorted(model_dir.glob("*.safetensors")):
+        with safe_open(str(file), framework="numpy") as f:
+            for key in sorted(f.keys()):
+                tensor = f.get_tensor(key).astype(np.float32)
+                if key.endswith("q_proj.weight"):
+                    tensor = interleave_rotary(tensor, n_heads)
+                elif key.endswith("k_proj.weight"):
+                    tensor = interleave_rotary(tensor, n_kv)
+                writer.add_tensor(gguf_name(key), np.ascontiguousarray(tensor))
+                n_tensors += 1
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
     return {"gguf_tensors": n_tensors, "gguf_bytes": out.stat().st_size}
 
 
@@ -135,7 +136,9 @@ def check_gguf(path: Path, model_dir: Path, prompts: list[list[int]]) -> dict:
                           "`pip install llama-cpp-python` (it builds llama.cpp, ~8 minutes on 2 cores)") from err
     hf = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True).eval()
     n_ctx = max(len(p) for p in prompts)
-    llm = Llama(model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=2, seed=0)
+    # An fp32 KV cache (type 0): the default f16 cache alone moves logits by ~1e-2.
+    llm = Llama(model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=2, seed=0,
+                type_k=0, type_v=0)
     worst, positions = 0.0, 0
     for ids in prompts:
         llm.reset()
@@ -153,3 +156,21 @@ def check_gguf(path: Path, model_dir: Path, prompts: list[list[int]]) -> dict:
         worst = max(worst, float(np.abs(ours - theirs).max()))
         positions += len(ids)
     return {"gguf_checked_positions": positions, "gguf_max_abs_logit_diff": worst}
+
+
+def export_gguf(cfg, model_dir: Path, valid_prefixes: list[Path], out_dir: Path) -> dict:
+    """`out_dir/model.gguf` from a converted model, kept only if llama.cpp agrees with transformers."""
+    from hagane.convert.export import gate_prompts
+    from hagane.manifest import now, write_manifest
+
+    started = now()
+    prompts = gate_prompts(valid_prefixes, cfg.gate_prompts, cfg.gate_prompt_tokens)
+    with atomic_path(out_dir / GGUF_FILE) as tmp:
+        counts = write_gguf(model_dir, tmp, name=cfg.model_name)
+        counts.update(check_gguf(tmp, model_dir, prompts))
+    write_manifest(out_dir, stage="publish", config={"convert": vars(cfg)},
+                   inputs=[model_dir, *[p.with_suffix(s) for p in sorted(valid_prefixes) for s in (".bin", ".idx.parquet")]],
+                   outputs=[out_dir / GGUF_FILE], counts=counts, started_at=started)
+    print(f"wrote {out_dir / GGUF_FILE}: llama.cpp and transformers agree on the next token at "
+          f"{counts['gguf_checked_positions']} positions (max |Δlogit| {counts['gguf_max_abs_logit_diff']:.2e})")
+    return counts
