@@ -16,7 +16,7 @@ rule verify_provenance:
             "results/evaluate/tasks/_manifest.json",
             "results/pretrain/_manifest.json",
             "results/tokenizer/_manifest.json",
-            "results/dedup/_manifest.json",
+            "results/dedup/exact/_manifest.json",
         ],
     output:
         "results/audit/verify.txt",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from hagane.config import checkpoint_steps, section_json, source_shards
+from hagane.config import band_groups, checkpoint_steps, section_json, source_shards
 from hagane.errors import HaganeError
 
 try:
@@ -20,6 +20,7 @@ wildcard_constraints:
     source=r"[A-Za-z0-9_-]+",
     part=r"[A-Za-z0-9_.-]+",
     checkpoint=r"step_\d{7}",
+    group=r"\d+",
 
 
 def collect_input(wildcards):
@@ -91,6 +92,16 @@ def out_dir(wildcards, output):
 
 def per_shard(pattern):
     return [pattern.format(shard=shard) for shard in SHARD_IDS]
+
+
+# dedup.near: the bands bucketed together in one job, and whether near dedup runs at all.
+BAND_GROUPS = band_groups(config["dedup"]["near"])
+
+
+def near_clusters(wildcards):
+    if not config["dedup"]["near"]["enabled"]:
+        return []
+    return ["results/dedup/minhash/clusters/clusters.parquet"]
 
 
 def dedup_shard_args(wildcards, input, output):

@@ -6,7 +6,8 @@ rule plot_funnel:
     input:
         collect=per_shard("results/collect/{shard}/_manifest.json"),
         select=per_shard("results/filter/select/{shard}/counts.json"),
-        dedup="results/dedup/counts.json",
+        dedup="results/dedup/exact/counts.json",
+        near=per_shard("results/dedup/{shard}/counts.json"),
     output:
         plot=report(
             "results/report/funnel.png",
@@ -24,7 +25,7 @@ rule plot_funnel:
         mem_mb=1000,
         runtime=10,
     shell:
-        "hagane report funnel --collect-manifests {input.collect:q} --select-counts {input.select:q} --dedup-counts {input.dedup:q} --out {output.plot:q} > {log:q} 2>&1"
+        "hagane report funnel --collect-manifests {input.collect:q} --select-counts {input.select:q} --dedup-counts {input.dedup:q} --near-counts {input.near:q} --out {output.plot:q} > {log:q} 2>&1"
 
 
 rule plot_training:

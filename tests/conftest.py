@@ -58,3 +58,28 @@ def toy_corpus(tmp_path_factory):
     tokenize_shard(TokenizeConfig(num_threads=1), split, root / "docs.jsonl.zst", root / "tokenizer" / "spm.model",
                    root / "tokens")
     return root
+
+
+def save_random_checkpoint(root: Path, *, tie: bool = True, scale: float = 5.0, max_seq_len: int = 64, seed: int = 0):
+    """A native checkpoint (step 3) of a small random model on the toy corpus's 1,200-piece vocabulary,
+    its weights scaled up so that logits are far from uniform and a small error shows. Returns
+    (checkpoint directory, model)."""
+    import torch
+
+    from hagane.pretrain.checkpoint import save_checkpoint
+    from hagane.pretrain.model import ModelArgs, Transformer
+
+    args = ModelArgs(vocab_size=1200, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=160,
+                     max_seq_len=max_seq_len, tie_embeddings=tie)
+    torch.manual_seed(seed)
+    model = Transformer(args)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(scale)
+    optimizer = torch.optim.AdamW(model.parameters())
+    return save_checkpoint(root, 3, model, optimizer, model_args=args, fingerprint="x", is_main=True), model
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint():
+    return save_random_checkpoint

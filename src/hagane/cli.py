@@ -132,6 +132,44 @@ def cmd_dedup_exact(args) -> None:
     dedup_exact(cfg.exact, shards, outputs, args.out_dir)
 
 
+def _named_paths(specs: list[str], option: str) -> dict[str, Path]:
+    out = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise HaganeError(f"{option} {spec!r}: expected NAME=PATH")
+        out[name] = Path(path)
+    return out
+
+
+def cmd_dedup_signatures(args) -> None:
+    from hagane.dedup.minhash import shard_signatures
+
+    (cfg,) = _sections(args)
+    shard_signatures(cfg.near, args.documents, args.out_dir)
+
+
+def cmd_dedup_buckets(args) -> None:
+    from hagane.dedup.minhash import bucket_bands
+
+    (cfg,) = _sections(args)
+    bucket_bands(cfg.near, args.signatures, args.bands, args.out_dir)
+
+
+def cmd_dedup_clusters(args) -> None:
+    from hagane.dedup.minhash import cluster
+
+    (cfg,) = _sections(args)
+    cluster(cfg.near, _named_paths(args.signatures, "--signatures"), args.edges, args.out_dir)
+
+
+def cmd_dedup_near(args) -> None:
+    from hagane.dedup.minhash import apply_clusters
+
+    (cfg,) = _sections(args)
+    apply_clusters(cfg.near, args.shard, args.documents, args.clusters, args.out_dir)
+
+
 def cmd_tokenizer_train(args) -> None:
     from hagane.tokenizer.build import build_tokenizer
 
@@ -299,7 +337,7 @@ def cmd_report_funnel(args) -> None:
     from hagane.io import write_json
     from hagane.report.plots import funnel_counts, plot_funnel
 
-    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts)
+    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts, args.near_counts)
     write_json(args.out.with_suffix(".json"), funnel)
     plot_funnel(funnel, args.out)
     print(json.dumps(funnel, ensure_ascii=False))
@@ -372,6 +410,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb(s, "exact", cmd_dedup_exact, "exact duplicates across all shards")
     _add_sections(p, "dedup")
     p.add_argument("--shards", nargs="+", required=True, metavar="NAME=INPUT:OUTPUT")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "signatures", cmd_dedup_signatures, "MinHash band keys of one shard's documents")
+    _add_sections(p, "dedup")
+    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "buckets", cmd_dedup_buckets, "candidate pairs of some bands, over all shards")
+    _add_sections(p, "dedup")
+    p.add_argument("--signatures", type=Path, nargs="+", required=True)
+    p.add_argument("--bands", type=int, nargs="+", required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "clusters", cmd_dedup_clusters, "near-duplicate clusters from all bands' candidate pairs")
+    _add_sections(p, "dedup")
+    p.add_argument("--signatures", nargs="+", required=True, metavar="SHARD=PATH")
+    p.add_argument("--edges", type=Path, nargs="+", required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "near", cmd_dedup_near, "drop one shard's near duplicates (clusters' representatives stay)")
+    _add_sections(p, "dedup")
+    p.add_argument("--shard", required=True, help="the shard's name, SOURCE/PART")
+    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--clusters", type=Path, help="clusters.parquet; without it nothing is dropped (dedup.near off)")
     p.add_argument("--out-dir", type=Path, required=True)
 
     s = stage("tokenizer", "train and export the tokenizer")
@@ -454,7 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb(s, "funnel", cmd_report_funnel, "documents at each step and drops by reason (PNG + JSON)")
     p.add_argument("--collect-manifests", type=Path, nargs="+", required=True)
     p.add_argument("--select-counts", type=Path, nargs="+", required=True)
-    p.add_argument("--dedup-counts", type=Path, required=True)
+    p.add_argument("--dedup-counts", type=Path, required=True, help="exact dedup's counts.json")
+    p.add_argument("--near-counts", type=Path, nargs="+", required=True, help="each shard's near dedup counts.json")
     p.add_argument("--out", type=Path, required=True, help="PNG path; the numbers go beside it as .json")
     p = verb(s, "evaluation", cmd_report_evaluation, "every checkpoint's held-out bits/char and task accuracy")
     p.add_argument("--summary", type=Path, required=True, help="results/evaluate/summary.json")

@@ -102,8 +102,19 @@ class ExactDedupConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class NearDedupConfig:
+    enabled: bool = True
+    ngram: int = 5
+    bands: int = 20
+    rows: int = 40
+    seed: int = 1
+    band_jobs: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
 class DedupConfig:
     exact: ExactDedupConfig
+    near: NearDedupConfig = NearDedupConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,6 +353,12 @@ def stage_config(section: str, data: dict, *, origin: str):
     if section == "pretrain":
         data = {**data, "model": resolve_model(data["model"], origin=origin)}
     return build(STAGE_CONFIGS[section], data, section)
+
+
+def band_groups(near: dict) -> list[list[int]]:
+    """The bands of dedup.near split into band_jobs contiguous groups (no empty group)."""
+    bands, jobs = near.get("bands", 20), min(near.get("band_jobs", 1), near.get("bands", 20))
+    return [list(range(bands))[k * bands // jobs:(k + 1) * bands // jobs] for k in range(jobs)]
 
 
 def checkpoint_steps(pretrain: dict) -> list[int]:

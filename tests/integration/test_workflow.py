@@ -77,11 +77,14 @@ def test_the_funnel_accounts_for_every_document(run):
         assert counts["documents_in"] == counts["kept"] + sum(counts["dropped"].values())
         kept += counts["kept"]
     assert collected == 463 and 250 < kept < collected
-    dedup = json.loads((run / "results" / "dedup" / "counts.json").read_text())
+    dedup = json.loads((run / "results" / "dedup" / "exact" / "counts.json").read_text())
     assert dedup["documents_in"] == kept
+    near = [json.loads(c.read_text()) for c in sorted((run / "results" / "dedup").glob("*/*/counts.json"))]
+    assert len(near) == 2 and sum(c["documents_in"] for c in near) == dedup["kept"]
+    assert all(c["documents_in"] == c["kept"] + sum(c["dropped"].values()) for c in near)
     funnel = json.loads((run / "results" / "report" / "funnel.json").read_text())
     assert funnel["steps"] == {"records": 495, "documents": collected, "after filter": kept,
-                               "after dedup": dedup["kept"]}
+                               "after exact dedup": dedup["kept"], "after near dedup": sum(c["kept"] for c in near)}
     assert (run / "results" / "report" / "funnel.png").stat().st_size > 10_000
     assert (run / "results" / "report" / "training.png").stat().st_size > 10_000
 
@@ -152,6 +155,13 @@ def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):
     assert jobs["select_documents"] == 2 and "score_documents" not in jobs and "collect_documents" not in jobs
 
 
+def test_changing_a_minhash_setting_reruns_near_dedup_but_not_exact(run, tmp_path):
+    cfg = changed_config(tmp_path, lambda c: c["dedup"].setdefault("near", {}).update(bands=14, rows=8))
+    jobs = planned_jobs(snakemake(run, "--dry-run", config=cfg).stdout)
+    assert jobs["minhash_signatures"] == 2 and jobs["minhash_clusters"] == 1 and jobs["dedup_near"] == 2
+    assert "dedup_exact" not in jobs and "select_documents" not in jobs
+
+
 def test_a_typo_in_the_config_stops_the_workflow_naming_the_key(run, tmp_path):
     cfg = changed_config(tmp_path, lambda c: c["pretrain"].update(stpes=10))
     proc = snakemake(run, "--dry-run", config=cfg)
@@ -177,7 +187,7 @@ def test_the_same_config_gives_the_same_bytes(run, tmp_path):
     """Rerun the tokenizer and one shard's collect and tokenize by hand, as the rules would, and compare."""
     cfg = yaml.safe_load(CONFIG.read_text())
     hagane = [sys.executable, "-m", "hagane"]
-    docs = sorted((run / "results" / "dedup").rglob("documents.jsonl.zst"))
+    docs = sorted((run / "results" / "dedup").glob("*/*/documents.jsonl.zst"))  # near dedup's output
     subprocess.run([*hagane, "tokenizer", "train", "--tokenizer-json", json.dumps(cfg["tokenizer"]), "--split-json",
                     json.dumps(cfg["split"]), "--documents", *map(str, docs), "--out-dir", str(tmp_path / "tok")],
                    check=True, capture_output=True, cwd=run)

@@ -6,8 +6,8 @@ query and key projections are therefore permuted, head by head, into the interle
 llama.cpp's own converter does. The vocabulary is SentencePiece's, with its scores and piece types, so
 llama.cpp's SentencePiece tokenizer reproduces it (exactly for BPE models, the default).
 
-The check loads the file with llama-cpp-python and compares its next-token predictions with the
-transformers model's on the gate prompts.
+The check loads the file with llama-cpp-python, compares its tokenisation of the gate prompts with
+SentencePiece's and its next-token predictions with the transformers model's.
 """
 
 from __future__ import annotations
@@ -124,8 +124,9 @@ def write_gguf(model_dir: Path, out: Path, *, name: str) -> dict:
 
 
 def check_gguf(path: Path, model_dir: Path, prompts: list[list[int]]) -> dict:
-    """Next-token predictions of llama.cpp (through llama-cpp-python) and transformers agree at every
-    position of every prompt; the largest logit difference is reported (fp32 both sides)."""
+    """llama.cpp (through llama-cpp-python) tokenises each prompt's text as SentencePiece does, and its
+    next-token predictions agree with transformers' at every position of every prompt; the largest
+    logit difference is reported (fp32 both sides)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -139,8 +140,18 @@ def check_gguf(path: Path, model_dir: Path, prompts: list[list[int]]) -> dict:
     # An fp32 KV cache (type 0): the default f16 cache alone moves logits by ~1e-2.
     llm = Llama(model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=2, seed=0,
                 type_k=0, type_v=0)
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.model"))
+    # llama.cpp's SentencePiece tokenizer merges pieces by score, which reproduces BPE models; a unigram
+    # model's best segmentation can differ, so only BPE vocabularies are held to the same ids.
+    bpe = is_bpe(model_dir / "tokenizer.model")
     worst, positions = 0.0, 0
     for ids in prompts:
+        text = sp.decode(ids[1:])
+        if bpe and llm.tokenize(text.encode("utf-8"), add_bos=True, special=False) != [sp.bos_id(), *sp.encode(text)]:
+            raise HaganeError(f"GGUF check failed for {path}: llama.cpp tokenises the gate prompt {text[:40]!r} "
+                              "differently from SentencePiece")
         llm.reset()
         llm.eval(ids)
         ours = np.array(llm.scores[:len(ids)], dtype=np.float32)
@@ -155,7 +166,16 @@ def check_gguf(path: Path, model_dir: Path, prompts: list[list[int]]) -> dict:
                               f"token {int(ours[k].argmax())}, transformers {int(theirs[k].argmax())}")
         worst = max(worst, float(np.abs(ours - theirs).max()))
         positions += len(ids)
-    return {"gguf_checked_positions": positions, "gguf_max_abs_logit_diff": worst}
+    return {"gguf_checked_positions": positions, "gguf_max_abs_logit_diff": worst,
+            "gguf_tokenizer_checked": bpe}
+
+
+def is_bpe(spm_model: Path) -> bool:
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(Path(spm_model).read_bytes())
+    return proto.trainer_spec.model_type == sentencepiece_model_pb2.TrainerSpec.BPE
 
 
 def export_gguf(cfg, model_dir: Path, valid_prefixes: list[Path], out_dir: Path) -> dict:

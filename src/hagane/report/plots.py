@@ -18,7 +18,8 @@ def _pyplot():
     return plt
 
 
-def funnel_counts(collect_manifests: list[Path], select_counts: list[Path], dedup_counts: Path) -> dict:
+def funnel_counts(collect_manifests: list[Path], select_counts: list[Path], dedup_counts: Path,
+                  near_counts: list[Path]) -> dict:
     """Documents at each step and what each step dropped, by reason, over the whole corpus."""
     records = documents = 0
     lost = Counter()
@@ -34,7 +35,13 @@ def funnel_counts(collect_manifests: list[Path], select_counts: list[Path], dedu
         lost.update({f"filter: {k}": v for k, v in counts["dropped"].items()})
     dedup = json.loads(dedup_counts.read_text())
     lost.update({f"dedup: {k}": v for k, v in dedup["dropped"].items()})
-    return {"steps": {"records": records, "documents": documents, "after filter": kept, "after dedup": dedup["kept"]},
+    near_kept = 0
+    for c in near_counts:
+        counts = json.loads(Path(c).read_text())
+        near_kept += counts["kept"]
+        lost.update({f"dedup: {k}": v for k, v in counts["dropped"].items()})
+    return {"steps": {"records": records, "documents": documents, "after filter": kept,
+                      "after exact dedup": dedup["kept"], "after near dedup": near_kept},
             "dropped": dict(sorted(lost.items()))}
 
 

@@ -12,30 +12,16 @@ from hagane.convert.export import (CARD_FACTS, MODEL_DIR, SAFETENSORS_INDEX, con
                                    parse_size, publish_model, shard_plan)
 from hagane.convert.llama import args_from_hf_config, from_hf_state_dict
 from hagane.errors import HaganeError
-from hagane.pretrain.checkpoint import save_checkpoint
-from hagane.pretrain.model import ModelArgs, Transformer
+from hagane.pretrain.model import Transformer
 
 CFG = ConvertConfig(max_abs_diff=1e-4, gate_prompts=4, gate_prompt_tokens=32)
 
 
-def make_checkpoint(root, tie=True):
-    args = ModelArgs(vocab_size=1200, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=160, max_seq_len=64,
-                     tie_embeddings=tie)
-    torch.manual_seed(0)
-    model = Transformer(args)
-    # Scale weights up so the logits are far from uniform and a small error shows.
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(5.0)
-    optimizer = torch.optim.AdamW(model.parameters())
-    return save_checkpoint(root, 3, model, optimizer, model_args=args, fingerprint="x", is_main=True), model
-
-
 @pytest.mark.parametrize("tie", [True, False])
-def test_round_trip_through_hf_is_exact(tmp_path, toy_corpus, tie):
+def test_round_trip_through_hf_is_exact(tmp_path, toy_corpus, random_checkpoint, tie):
     from transformers import AutoModelForCausalLM
 
-    ckpt, model = make_checkpoint(tmp_path / "ckpt", tie)
+    ckpt, model = random_checkpoint(tmp_path / "ckpt", tie=tie)
     counts = convert_checkpoint(CFG, ckpt, toy_corpus / "tokenizer" / "hf", toy_corpus / "tokenizer" / "spm.model",
                                 [toy_corpus / "tokens" / "valid"], tmp_path / "out")
     assert counts["max_abs_logit_diff"] <= 1e-4 and counts["gate_prompts"] == 4
@@ -54,8 +40,8 @@ def test_round_trip_through_hf_is_exact(tmp_path, toy_corpus, tie):
     assert (tmp_path / "out" / "_manifest.json").is_file()
 
 
-def test_a_corrupted_weight_fails_the_gate(tmp_path, toy_corpus, monkeypatch):
-    ckpt, _ = make_checkpoint(tmp_path / "ckpt")
+def test_a_corrupted_weight_fails_the_gate(tmp_path, toy_corpus, random_checkpoint, monkeypatch):
+    ckpt, _ = random_checkpoint(tmp_path / "ckpt")
     read = export_mod.read_model_tensor
 
     def corrupted(ckpt, key, shape, dtype):
@@ -69,10 +55,10 @@ def test_a_corrupted_weight_fails_the_gate(tmp_path, toy_corpus, monkeypatch):
     assert not (tmp_path / "out" / MODEL_DIR).exists()  # nothing half-written is left behind
 
 
-def test_large_models_are_written_in_shards_one_tensor_at_a_time(tmp_path, toy_corpus, monkeypatch):
+def test_large_models_are_written_in_shards_one_tensor_at_a_time(tmp_path, toy_corpus, random_checkpoint, monkeypatch):
     from transformers import AutoModelForCausalLM
 
-    ckpt, model = make_checkpoint(tmp_path / "ckpt", tie=False)
+    ckpt, model = random_checkpoint(tmp_path / "ckpt", tie=False)
     reads = []
     read = export_mod.read_model_tensor
     monkeypatch.setattr(export_mod, "read_model_tensor",
@@ -102,8 +88,8 @@ def test_shard_plan_and_sizes():
     assert shard_plan([("a", 4), ("b", 4), ("c", 9), ("d", 1)], 8) == [["a", "b"], ["c"], ["d"]]
 
 
-def test_model_card_states_data_config_tokenizer_and_evaluation(tmp_path, toy_corpus):
-    ckpt, _ = make_checkpoint(tmp_path / "ckpt")
+def test_model_card_states_data_config_tokenizer_and_evaluation(tmp_path, toy_corpus, random_checkpoint):
+    ckpt, _ = random_checkpoint(tmp_path / "ckpt")
     provenance = {"data": {"pretrain_manifest": "results/pretrain/_manifest.json", "pretrain_manifest_sha256": "ab" * 32,
                            "sources": {"wiki": {"shards": 2, "documents": 10, "tokens": 1234}}, "training_shards": 2},
                   "training": {"steps": 6, "lr": 0.003}, "tokens_per_step": 100,

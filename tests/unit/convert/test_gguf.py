@@ -5,30 +5,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from hagane.config import ConvertConfig
 from hagane.convert.export import MODEL_DIR, convert_checkpoint, gate_prompts
 from hagane.convert.gguf import GGUF_FILE, check_gguf, export_gguf, interleave_rotary, write_gguf
 from hagane.errors import HaganeError
-from hagane.pretrain.checkpoint import save_checkpoint
-from hagane.pretrain.model import ModelArgs, Transformer
 
 CFG = ConvertConfig(max_abs_diff=1e-4, gate_prompts=3, gate_prompt_tokens=24, model_name="toy-gguf")
 
 
 @pytest.fixture(scope="module")
-def converted(toy_corpus, tmp_path_factory):
+def converted(toy_corpus, random_checkpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("gguf")
-    args = ModelArgs(vocab_size=1200, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=160, max_seq_len=64,
-                     tie_embeddings=False)
-    torch.manual_seed(1)
-    model = Transformer(args)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(4.0)
-    ckpt = save_checkpoint(root / "ckpt", 1, model, torch.optim.AdamW(model.parameters()), model_args=args,
-                           fingerprint="x", is_main=True)
+    ckpt, _ = random_checkpoint(root / "ckpt", tie=False, scale=4.0, seed=1)
     convert_checkpoint(CFG, ckpt, toy_corpus / "tokenizer" / "hf", toy_corpus / "tokenizer" / "spm.model",
                        [toy_corpus / "tokens" / "valid"], root / "out")
     return root / "out" / MODEL_DIR
@@ -72,6 +61,7 @@ def test_llama_cpp_predicts_what_transformers_predicts(converted, toy_corpus, tm
                         "`pip install llama-cpp-python`, ~8 minutes on 2 cores; `make test` leaves it out)")
     counts = export_gguf(CFG, converted, [toy_corpus / "tokens" / "valid"], tmp_path / "out")
     assert counts["gguf_checked_positions"] == 3 * 24 and counts["gguf_max_abs_logit_diff"] < 1e-3
+    assert counts["gguf_tokenizer_checked"] is False  # the toy tokenizer is unigram (see check_gguf)
     assert json.loads((tmp_path / "out" / "_manifest.json").read_text())["outputs"][0]["path"].endswith(GGUF_FILE)
     # Swap two layers' query weights in the file: llama.cpp must now disagree.
     broken = tmp_path / "broken.gguf"

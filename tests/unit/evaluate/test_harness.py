@@ -7,29 +7,20 @@ import math
 import pytest
 import torch
 
-from hagane.config import ContinuationConfig, ConvertConfig, EvaluateConfig, TaskConfig
+from hagane.config import ConvertConfig, EvaluateConfig, TaskConfig
 from hagane.convert.export import MODEL_DIR, convert_checkpoint
 from hagane.errors import HaganeError
 from hagane.evaluate.harness import HaganeLM, load_model, run_tasks
 from hagane.evaluate.run import task_definitions
 from hagane.evaluate.tasks import benchmark_task
-from hagane.pretrain.checkpoint import save_checkpoint
-from hagane.pretrain.model import ModelArgs, Transformer
 
 JGLUE = "tests/fixtures/jglue"
 
 
 @pytest.fixture(scope="module")
-def toy_model(toy_corpus, tmp_path_factory):
+def toy_model(toy_corpus, random_checkpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("harness")
-    args = ModelArgs(vocab_size=1200, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=160, max_seq_len=128)
-    torch.manual_seed(0)
-    model = Transformer(args)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(4.0)  # far from uniform, so choices get different scores
-    ckpt = save_checkpoint(root / "ckpt", 1, model, torch.optim.AdamW(model.parameters()), model_args=args,
-                           fingerprint="x", is_main=True)
+    ckpt, _ = random_checkpoint(root / "ckpt", scale=4.0, max_seq_len=128)  # far from uniform: choices differ
     convert_checkpoint(ConvertConfig(max_abs_diff=1e-4, gate_prompts=2, gate_prompt_tokens=16), ckpt,
                        toy_corpus / "tokenizer" / "hf", toy_corpus / "tokenizer" / "spm.model",
                        [toy_corpus / "tokens" / "valid"], root / "out")

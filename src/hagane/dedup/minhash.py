@@ -1,0 +1,217 @@
+"""Near-duplicate removal: MinHash over character n-grams, LSH banding, connected components.
+
+Three kinds of job, so that no job holds more than one band of the corpus at a time:
+
+1. `signatures`, one job per shard: every document's MinHash signature (bands × rows values), reduced
+   to one 64-bit key per band, written as Parquet (`id` and `band_000`, `band_001`, …).
+2. `buckets`, one job per group of bands: for each band in turn, the keys of every shard are read (one
+   column), sorted, and each run of equal keys becomes edges from its first document to the others —
+   memory: 16 bytes per document of the corpus, for one band at a time.
+3. `clusters`, one job: the edges of all bands joined into connected components (scipy); the
+   representative of a component is its first document (shards in name order, documents in file
+   order — the order exact dedup keeps, too); memory: a few integers per document plus the edges.
+4. `apply`, one job per shard: drops every document that is not its component's representative, with
+   reason `near_duplicate`, the representative's id and the component's size.
+
+A document is a candidate of another when all rows of one band agree; candidates are not re-checked
+against a Jaccard threshold (as in Swallow's and datatrove's pipelines): the bands × rows choice sets
+the similarity at which duplicates are caught (the S-curve 1 − (1 − s^rows)^bands).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hagane.errors import HaganeError
+from hagane.io import atomic_path, read_jsonl_zst, write_json, write_jsonl_zst
+from hagane.manifest import now, write_manifest
+
+MERSENNE = np.uint64((1 << 61) - 1)
+SIGNATURES, EDGES, CLUSTERS = "signatures.parquet", "edges.npz", "clusters.parquet"
+_WHITESPACE = re.compile(r"\s+")
+_SHINGLE_BLOCK = 2048  # shingles hashed against all permutations at once (bounds memory on long documents)
+
+
+def permutations(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) of n universal hash functions (a·x + b) mod (2^61 − 1), fixed by the seed."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 32, size=n, dtype=np.uint64)
+    b = rng.integers(0, 1 << 32, size=n, dtype=np.uint64)
+    return a, b
+
+
+def shingle_hashes(text: str, n: int) -> np.ndarray:
+    """32-bit hashes of the distinct character n-grams of `text` (whitespace runs count as one space)."""
+    text = _WHITESPACE.sub(" ", text).strip()
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < n:
+        codes = np.pad(codes, (0, n - len(codes)))  # a short document is one (padded) shingle
+    # Polynomial hash of each window, modulo 2^64 by wraparound, then folded to 32 bits.
+    h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            h = h * np.uint64(1_000_003) + codes[k:len(codes) - n + 1 + k]
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return np.unique(h & np.uint64(0xFFFFFFFF))
+
+
+def signature(shingles: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The MinHash signature: for each hash function, the least hash over the shingles."""
+    out = np.full(len(a), MERSENNE, dtype=np.uint64)
+    for start in range(0, len(shingles), _SHINGLE_BLOCK):
+        x = shingles[start:start + _SHINGLE_BLOCK, None]
+        # a, x < 2^32, so a·x + b < 2^64: exact in uint64 before the modulo.
+        np.minimum(out, ((x * a + b) % MERSENNE).min(axis=0), out=out)
+    return out
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per band, a hash of that band's rows (signatures: [documents, bands·rows])."""
+    view = sig.reshape(len(sig), bands, rows)
+    key = np.zeros((len(sig), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            key = key * np.uint64(0x100000001B3) + view[:, :, r]
+        key ^= key >> np.uint64(31)
+    return key
+
+
+def band_column(b: int) -> str:
+    return f"band_{b:03d}"
+
+
+def shard_signatures(cfg, documents: Path, out_dir: Path) -> dict:
+    """Job 1: the band keys of every document of one shard."""
+    started = now()
+    a, b = permutations(cfg.bands * cfg.rows, cfg.seed)
+    ids, sigs = [], []
+    for doc in read_jsonl_zst(documents):
+        ids.append(doc["id"])
+        sigs.append(signature(shingle_hashes(doc["text"], cfg.ngram), a, b))
+    matrix = np.stack(sigs) if sigs else np.zeros((0, cfg.bands * cfg.rows), dtype=np.uint64)
+    keys = band_keys(matrix, cfg.bands, cfg.rows)
+    table = pa.table({"id": pa.array(ids, pa.string()),
+                      **{band_column(k): pa.array(keys[:, k], pa.uint64()) for k in range(cfg.bands)}})
+    with atomic_path(out_dir / SIGNATURES) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    counts = {"documents": len(ids)}
+    write_manifest(out_dir, stage="dedup", config={"near": vars(cfg)}, inputs=[documents],
+                   outputs=[out_dir / SIGNATURES], counts=counts, started_at=started)
+    print(f"minhash signatures: {len(ids)} documents of {documents}")
+    return counts
+
+
+def _shard_offsets(signature_files: list[Path]) -> np.ndarray:
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in signature_files]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def band_edges(signature_files: list[Path], band: int) -> np.ndarray:
+    """Edges [k, 2] (global document ordinals) from the first document of each bucket to the others."""
+    keys = np.concatenate([pq.read_table(f, columns=[band_column(band)]).column(0).to_numpy()
+                           for f in signature_files]) if signature_files else np.zeros(0, np.uint64)
+    order = np.argsort(keys, kind="stable")  # ties keep document order: the first is the smallest
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])) if len(keys) else []
+    first = np.repeat(order[starts], np.diff(np.concatenate([starts, [len(keys)]]))) if len(keys) else order
+    edges = np.stack([first, order], axis=1)
+    return edges[edges[:, 0] != edges[:, 1]].astype(np.int64)
+
+
+def bucket_bands(cfg, signature_files: list[Path], bands: list[int], out_dir: Path) -> dict:
+    """Job 2: the candidate edges of a group of bands."""
+    started = now()
+    files = sorted(signature_files)
+    per_band = {band_column(b): band_edges(files, b) for b in bands}
+    with atomic_path(out_dir / EDGES) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **per_band)
+    counts = {"bands": len(bands), "edges": {k: int(len(v)) for k, v in per_band.items()}}
+    write_manifest(out_dir, stage="dedup", config={"near": vars(cfg), "bands": bands}, inputs=files,
+                   outputs=[out_dir / EDGES], counts=counts, started_at=started)
+    print(f"minhash buckets: bands {bands[0]}–{bands[-1]}, {sum(counts['edges'].values())} candidate edges")
+    return counts
+
+
+def cluster(cfg, signature_files: dict[str, Path], edge_files: list[Path], out_dir: Path) -> dict:
+    """Job 3: connected components over all bands' edges; one row per document in a component of two or
+    more: shard, row, id, representative id, component size."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    started = now()
+    names = sorted(signature_files)
+    files = [signature_files[n] for n in names]
+    offsets = _shard_offsets(files)
+    n = int(offsets[-1])
+    edges = [e for f in sorted(edge_files) for e in np.load(f).values()]
+    edges = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
+    graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    size = np.bincount(label)
+    representative = np.full(len(size), n, dtype=np.int64)
+    np.minimum.at(representative, label, np.arange(n))
+    members = np.flatnonzero(size[label] > 1)
+    ids = np.concatenate([pq.read_table(f, columns=["id"]).column(0).to_numpy(zero_copy_only=False) for f in files]) \
+        if files else np.zeros(0, object)
+    shard_of = np.searchsorted(offsets, members, side="right") - 1
+    table = pa.table({
+        "shard": pa.array([names[s] for s in shard_of], pa.string()),
+        "row": pa.array(members - offsets[shard_of], pa.int64()),
+        "id": pa.array(ids[members], pa.string()),
+        "representative": pa.array(ids[representative[label[members]]], pa.string()),
+        "cluster_size": pa.array(size[label[members]], pa.int64()),
+    })
+    with atomic_path(out_dir / CLUSTERS) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    clusters = int((size > 1).sum())
+    counts = {"documents": n, "candidate_edges": int(len(edges)), "clusters": clusters,
+              "documents_in_clusters": int(len(members)), "near_duplicates": int(len(members)) - clusters}
+    write_manifest(out_dir, stage="dedup", config={"near": vars(cfg)}, inputs=[*files, *sorted(edge_files)],
+                   outputs=[out_dir / CLUSTERS], counts=counts, started_at=started)
+    print(f"minhash clusters: {clusters} clusters hold {len(members)} of {n} documents; "
+          f"{counts['near_duplicates']} near duplicates to drop")
+    return counts
+
+
+def apply_clusters(cfg, shard: str, documents: Path, clusters: Path | None, out_dir: Path) -> dict:
+    """Job 4: one shard's documents without their near duplicates (representatives stay). Without
+    `clusters` (dedup.near.enabled false) every document is kept."""
+    started = now()
+    table = pq.read_table(clusters, filters=[("shard", "==", shard)]).to_pylist() if clusters else []
+    drop = {r["row"]: r for r in table if r["id"] != r["representative"]}
+    kept, dropped = 0, []
+
+    def survivors():
+        nonlocal kept
+        for row, doc in enumerate(read_jsonl_zst(documents)):
+            if row in drop:
+                entry = drop.pop(row)
+                if entry["id"] != doc["id"]:
+                    raise HaganeError(f"{clusters} says row {row} of shard {shard} is {entry['id']}, but "
+                                      f"{documents} has {doc['id']} there (signatures are stale)")
+                dropped.append({**doc, "drop_reason": "near_duplicate", "duplicate_of": entry["representative"],
+                                "cluster_size": entry["cluster_size"]})
+                continue
+            kept += 1
+            yield doc
+
+    write_jsonl_zst(out_dir / "documents.jsonl.zst", survivors())
+    if drop:
+        raise HaganeError(f"{clusters} names {len(drop)} rows beyond the end of {documents} (signatures are stale)")
+    write_jsonl_zst(out_dir / "dropped.jsonl.zst", dropped)
+    counts = {"documents_in": kept + len(dropped), "kept": kept,
+              "dropped": dict(Counter(d["drop_reason"] for d in dropped))}
+    write_json(out_dir / "counts.json", counts)
+    write_manifest(out_dir, stage="dedup", config={"near": vars(cfg)}, inputs=[documents, *([clusters] if clusters else [])],
+                   outputs=[out_dir / "documents.jsonl.zst", out_dir / "dropped.jsonl.zst", out_dir / "counts.json"],
+                   counts=counts, started_at=started)
+    print(f"near dedup {shard}: {counts['documents_in']} in, {kept} kept, {len(dropped)} near duplicates")
+    return counts
