@@ -32,44 +32,47 @@ from hagane.errors import HaganeError
 from hagane.io import atomic_path, read_jsonl_zst, write_json, write_jsonl_zst
 from hagane.manifest import now, write_manifest
 
-MERSENNE = np.uint64((1 << 61) - 1)
 SIGNATURES, EDGES, CLUSTERS = "signatures.parquet", "edges.npz", "clusters.parquet"
 _WHITESPACE = re.compile(r"\s+")
 _SHINGLE_BLOCK = 2048  # shingles hashed against all permutations at once (bounds memory on long documents)
 
 
 def permutations(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) of n universal hash functions (a·x + b) mod (2^61 − 1), fixed by the seed."""
+    """The (a, b) of n multiply-shift hash functions h(x) = (a·x + b mod 2^64) >> 32, a odd, fixed by
+    the seed. (The often-seen (a·x + b) mod (2^61 − 1) with a, x < 2^32 never wraps, so it is monotone
+    in x: every function would pick the same least shingle.)"""
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 32, size=n, dtype=np.uint64)
-    b = rng.integers(0, 1 << 32, size=n, dtype=np.uint64)
+    a = rng.integers(0, 1 << 63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 1 << 63, size=n, dtype=np.uint64)
     return a, b
 
 
 def shingle_hashes(text: str, n: int) -> np.ndarray:
-    """32-bit hashes of the distinct character n-grams of `text` (whitespace runs count as one space)."""
+    """64-bit hashes of the distinct character n-grams of `text` (whitespace runs count as one space)."""
     text = _WHITESPACE.sub(" ", text).strip()
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(codes) < n:
         codes = np.pad(codes, (0, n - len(codes)))  # a short document is one (padded) shingle
-    # Polynomial hash of each window, modulo 2^64 by wraparound, then folded to 32 bits.
+    # Polynomial hash of each window, modulo 2^64 by wraparound, then mixed (splitmix64's finaliser).
     h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(n):
             h = h * np.uint64(1_000_003) + codes[k:len(codes) - n + 1 + k]
-        h ^= h >> np.uint64(29)
+        h ^= h >> np.uint64(30)
         h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(32)
-    return np.unique(h & np.uint64(0xFFFFFFFF))
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return np.unique(h)
 
 
 def signature(shingles: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The MinHash signature: for each hash function, the least hash over the shingles."""
-    out = np.full(len(a), MERSENNE, dtype=np.uint64)
-    for start in range(0, len(shingles), _SHINGLE_BLOCK):
-        x = shingles[start:start + _SHINGLE_BLOCK, None]
-        # a, x < 2^32, so a·x + b < 2^64: exact in uint64 before the modulo.
-        np.minimum(out, ((x * a + b) % MERSENNE).min(axis=0), out=out)
+    """The MinHash signature: for each hash function, the least hash over the shingles (32-bit values)."""
+    out = np.full(len(a), 1 << 32, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(shingles), _SHINGLE_BLOCK):
+            x = shingles[start:start + _SHINGLE_BLOCK, None]
+            np.minimum(out, ((x * a + b) >> np.uint64(32)).min(axis=0), out=out)
     return out
 
 
