@@ -17,7 +17,7 @@ import pandas as pd
 
 from hagane.config import EvaluateConfig
 from hagane.errors import HaganeError
-from hagane.evaluate.tasks import benchmark_task, build_continuation, continuation_task
+from hagane.evaluate.tasks import benchmark_task, build_continuation, continuation_task, evaluated_examples
 from hagane.io import atomic_path, read_jsonl_zst, write_json
 from hagane.manifest import now, write_manifest
 
@@ -68,7 +68,7 @@ def task_definitions(cfg: EvaluateConfig, continuation: Path) -> tuple[list[dict
     for task in cfg.tasks:
         defs.append(benchmark_task(task.name, task.path, num_fewshot=task.num_fewshot))
         if task.limit is not None:
-            samples[task.name] = list(range(task.limit))
+            samples[task.name] = list(range(min(task.limit, evaluated_examples(task.name, task.path))))
     return defs, samples
 
 

@@ -265,3 +265,18 @@ def benchmark_task(name: str, path: str | Path, *, num_fewshot: int | None = Non
     elif shots:
         raise HaganeError(f"evaluate.tasks {name}: {shots}-shot needs a training split, which {name} has not")
     return task
+
+
+def evaluated_examples(name: str, path: str | Path) -> int:
+    """How many examples benchmark `name` evaluates in directory `path` (its validation or test split)."""
+    import json
+
+    bench = BENCHMARKS[name]
+    split = "validation" if "validation" in bench.files else "test"
+    file = Path(path) / bench.files[split]
+    if bench.field:  # SQuAD format: answerable questions of all articles
+        data = json.loads(file.read_text(encoding="utf-8"))[bench.field]
+        return sum(1 for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]
+                   if qa["answers"] and not qa.get("is_impossible"))
+    with open(file, encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())

@@ -55,6 +55,9 @@ def test_a_limit_evaluates_the_first_examples(toy_model, repo, tmp_path):
     defs, samples = task_definitions(cfg, items)
     r = run_tasks(HaganeLM(model, tokenizer), defs, samples=samples)
     assert r["jcommonsenseqa"]["samples"] == 2 and r["jcommonsenseqa"]["num_fewshot"] == 1
+    # A limit beyond the split evaluates all of it.
+    cfg = EvaluateConfig(batch_size=4, tasks=(TaskConfig(name="jsquad", path=str(repo / JGLUE / "jsquad"), limit=50),))
+    assert task_definitions(cfg, items)[1] == {"jsquad": [0, 1, 2]}
 
 
 def test_loglikelihood_is_the_sum_of_the_continuation_token_log_probabilities(toy_model):
