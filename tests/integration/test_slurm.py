@@ -65,6 +65,7 @@ def test_the_workflow_runs_as_slurm_jobs_and_pretraining_survives_scancel(slurm,
     config = yaml.safe_load(CONFIG.read_text())
     config["pretrain"]["keep_last"] = 1
     config["dedup"]["near"] = {"enabled": False}
+    config["evaluate"]["continuation"]["max_items"] = 100
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "USER": "root"}
