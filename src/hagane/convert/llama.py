@@ -51,10 +51,6 @@ def hf_order(name: str) -> tuple:
     return (0 if "embed_tokens" in name else 2, 0, name)
 
 
-def to_hf_state_dict(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
-    return {name: tensor for key, tensor in state.items() if (name := hf_name(key, args)) is not None}
-
-
 def from_hf_state_dict(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
     inverse_layer = {v: k for k, v in _LAYER_MAP.items()}
     inverse_top = {v: k for k, v in _TOP_MAP.items()}

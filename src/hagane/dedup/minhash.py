@@ -154,7 +154,10 @@ def cluster(cfg, signature_files: dict[str, Path], edge_files: list[Path], out_d
     files = [signature_files[n] for n in names]
     offsets = _shard_offsets(files)
     n = int(offsets[-1])
-    edges = [e for f in sorted(edge_files) for e in np.load(f).values()]
+    edges = []
+    for f in sorted(edge_files):
+        with np.load(f) as bands:
+            edges.extend(bands[name] for name in sorted(bands.files))
     edges = np.concatenate(edges) if edges else np.zeros((0, 2), np.int64)
     graph = coo_matrix((np.ones(len(edges), np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
