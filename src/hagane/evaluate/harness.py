@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from hagane.errors import HaganeError
@@ -42,13 +43,7 @@ def load_model(model_dir: Path):
     return model.to(device).eval(), tokenizer
 
 
-def _lm_base():
-    from lm_eval.api.model import LM
-
-    return LM
-
-
-class HaganeLM(_lm_base()):
+class HaganeLM(LM):
     def __init__(self, model, tokenizer, *, batch_size: int = 8, max_length: int | None = None):
         super().__init__()
         self.model, self.tokenizer = model, tokenizer
