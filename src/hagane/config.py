@@ -181,6 +181,7 @@ class PretrainConfig:
     parallelism: str
     precision: str
     compile: bool
+    deterministic: bool
     backend: str
     validation_every: int
     validation_windows: int

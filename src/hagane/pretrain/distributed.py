@@ -117,9 +117,13 @@ def choose_backend(requested: str = "auto") -> str:
     return "nccl" if torch.cuda.is_available() else "gloo"
 
 
-def init_distributed(topo: Topology, backend: str) -> None:
-    """Join the process group with a backend chosen by `choose_backend` (when there is more than one rank)."""
+def init_distributed(topo: Topology, backend: str, *, single_rank_group: bool = False) -> None:
+    """Join the process group with a backend chosen by `choose_backend` when there is more than one rank.
+    A lone rank gets a group of one only if asked (`single_rank_group`: FSDP2 on one GPU, which keeps its
+    mixed-precision policy and sharded checkpoints the same as on many), met in an in-process store."""
     if topo.world_size == 1:
+        if single_rank_group:
+            dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
         return
     # srun and mpiexec set rank variables but not torch's: map them for init_method="env://".
     os.environ.setdefault("RANK", str(topo.rank))

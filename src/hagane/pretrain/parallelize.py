@@ -39,10 +39,10 @@ def parallelize(model: Transformer, *, strategy: str = "ddp", device: torch.devi
             _checkpoint_activations(block)
         if compile:
             block.compile()
-    distributed = dist.is_initialized() and dist.get_world_size() > 1
     if strategy not in ("ddp", "fsdp"):
         raise ValueError(f"unknown parallelism {strategy!r}")
-    if not distributed:
+    # FSDP2 also on a group of one rank (init_distributed made it): one GPU trains as each of many would.
+    if not dist.is_initialized() or (strategy == "ddp" and dist.get_world_size() == 1):
         return model
     if strategy == "fsdp":
         mesh = init_device_mesh(device.type, (dist.get_world_size(),))

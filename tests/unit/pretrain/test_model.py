@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from hagane.pretrain.model import ModelArgs, Transformer
@@ -45,6 +46,30 @@ def test_chunked_linear_cross_entropy_equals_the_plain_one():
     ch, cw = torch.autograd.grad(loss * 3, (h, w))
     assert torch.allclose(loss, expected, rtol=1e-12)
     assert torch.allclose(ch, gh, rtol=1e-10, atol=1e-14) and torch.allclose(cw, gw, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["bf16 weights", "autocast"])
+def test_chunked_linear_cross_entropy_in_bf16_stays_near_fp64(mode):
+    """The two ways training runs in bf16: FSDP2 casting the weights, autocast around fp32 weights."""
+    from hagane.pretrain.loss import LinearCrossEntropy
+
+    torch.manual_seed(3)
+    h64, w64 = torch.randn(300, 64, dtype=torch.float64), torch.randn(500, 64, dtype=torch.float64) * 0.1
+    t = torch.randint(0, 500, (300,))
+    h, w = (x.detach().clone().requires_grad_() for x in (h64, w64))
+    expected = torch.nn.functional.cross_entropy(h @ w.T, t)
+    gh, gw = torch.autograd.grad(expected, (h, w))
+    dtype = torch.bfloat16 if mode == "bf16 weights" else torch.float32
+    h, w = (x.detach().to(dtype).requires_grad_() for x in (h64, w64))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "autocast"):
+        loss = LinearCrossEntropy.apply(h, w, t, 128)
+    ch, cw = torch.autograd.grad(loss, (h, w))
+    assert cw.dtype == dtype and ch.dtype == dtype
+
+    def rel(a, b):
+        return ((a.double() - b).norm() / b.norm()).item()
+
+    assert rel(loss, expected) < 1e-2 and rel(ch, gh) < 2e-2 and rel(cw, gw) < 2e-2
 
 
 def test_training_forward_gives_the_loss_of_the_logits():
