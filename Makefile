@@ -67,7 +67,7 @@ report: setup
 	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --report results/report.html
 
 test: setup
-	PATH=$$PWD/$(BIN):$$PATH $(BIN)/python -m pytest -q tests
+	PATH=$$PWD/$(BIN):$$PATH $(BIN)/python -m pytest -q --durations=25 tests
 
 lint: setup
 	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --lint
