@@ -156,7 +156,7 @@ def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):
 
 
 def test_changing_a_minhash_setting_reruns_near_dedup_but_not_exact(run, tmp_path):
-    cfg = changed_config(tmp_path, lambda c: c["dedup"].setdefault("near", {}).update(bands=14, rows=8))
+    cfg = changed_config(tmp_path, lambda c: c["dedup"].setdefault("near", {}).update(bands=20, rows=40))
     jobs = planned_jobs(snakemake(run, "--dry-run", config=cfg).stdout)
     assert jobs["minhash_signatures"] == 2 and jobs["minhash_clusters"] == 1 and jobs["dedup_near"] == 2
     assert "dedup_exact" not in jobs and "select_documents" not in jobs

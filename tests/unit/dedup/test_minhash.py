@@ -8,10 +8,13 @@ import pytest
 
 from hagane.config import NearDedupConfig
 from hagane.dedup.minhash import (apply_clusters, band_edges, bucket_bands, cluster, permutations,
-                                  shard_signatures, shingle_hashes, signature)
+                                  shard_signatures, shingle_hashes, signature, simplify)
 from hagane.io import read_jsonl_zst, write_jsonl_zst
 
 CFG = NearDedupConfig(ngram=5, bands=14, rows=8, seed=1)
+
+
+KANJI_DIGITS = str.maketrans("0123456789", "〇一二三四五六七八九")  # letters, not digits: `normalize` keeps them
 
 
 def text(i: int, variant: int = 0, edits: int = 1) -> str:
@@ -19,13 +22,20 @@ def text(i: int, variant: int = 0, edits: int = 1) -> str:
     if variant:  # a light edit: one sentence (or more) of twenty rewritten
         for e in range(edits):
             sentences[3 + 8 * e] = f"ここは書き換えた文{variant}-{e}である。"
-    return "".join(sentences)
+    return "".join(sentences).translate(KANJI_DIGITS)
 
 
 def test_shingles_are_distinct_character_ngrams_and_whitespace_runs_collapse():
     assert len(shingle_hashes("あいうえおか", 5)) == 2
     assert np.array_equal(shingle_hashes("あい  うえ\nお", 3), shingle_hashes("あい うえ お", 3))
     assert len(shingle_hashes("あ", 5)) == 1  # shorter than n: one padded shingle
+
+
+def test_normalized_shingles_ignore_digits_case_and_punctuation():
+    assert simplify("Linux 2.6.32 以降、「ファイル」を開く。ＡＢＣ！１２３") == "linux 0 以降ファイルを開くａｂｃ0"
+    a, b = "2024年3月4日、Debian 12をインストールした。", "2025年11月28日。debian 13をインストールした!"
+    assert np.array_equal(shingle_hashes(a, 5, normalize=True), shingle_hashes(b, 5, normalize=True))
+    assert len(np.intersect1d(shingle_hashes(a, 5), shingle_hashes(b, 5))) < len(shingle_hashes(a, 5)) // 2
 
 
 def test_signature_agreement_estimates_jaccard():
