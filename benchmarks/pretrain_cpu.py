@@ -68,34 +68,57 @@ def make_shards(folder: Path, tokens: int) -> tuple[Path, Path]:
 
 # ---------------------------------------------------------------------------------------------- peer
 
-def peer_loop(preset: str, seq_len: int, batch: int, steps: int, warmup: int, shard: str) -> dict:
-    """The transformers loop; runs in a child process (`--peer`) so that threads and allocator are its own."""
+def peer_model(preset: str, seq_len: int):
+    """transformers' LlamaForCausalLM of the preset's shape (fp32 weights, SDPA) and a fused AdamW: what a user
+    would write. Shared with pretrain_gpu.py, which moves it to the GPU."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from hagane.pretrain.data import SampleStream
-
-    torch.set_num_threads(2)
     a = model_args(preset, seq_len)
     config = LlamaConfig(vocab_size=VOCAB, hidden_size=a.dim, intermediate_size=a.ffn_dim,
                          num_hidden_layers=a.n_layers, num_attention_heads=a.n_heads,
                          num_key_value_heads=a.n_kv_heads, max_position_embeddings=seq_len,
                          rms_norm_eps=a.norm_eps, tie_word_embeddings=a.tie_embeddings)
     torch.manual_seed(0)
-    model = LlamaForCausalLM._from_config(config, attn_implementation="sdpa", dtype=torch.float32).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
+    model = LlamaForCausalLM._from_config(config, attn_implementation="sdpa", dtype=torch.float32)
+    if torch.cuda.is_available():
+        model = model.cuda()
+    model.train()
+    return model, torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
+
+
+def peer_loop(preset: str, seq_len: int, batch: int, steps: int, warmup: int, shard: str, device: str = "cpu") -> dict:
+    """The transformers loop; runs in a child process (`--peer`) so that threads and allocator are its own.
+    On a GPU (pretrain_gpu.py) under bf16 autocast, as a user would run it there."""
+    import contextlib
+
+    import torch
+
+    from hagane.pretrain.data import SampleStream
+
+    cuda = device == "cuda"
+    if not cuda:
+        torch.set_num_threads(2)
+    model, optimizer = peer_model(preset, seq_len)
     data = SampleStream([Path(shard)], seq_len, 1)
     times = []
     for step in range(steps):
         start = time.perf_counter()
         x, _ = data.batch(data.step_samples(step, batch))
-        loss = model(input_ids=x, labels=x).loss
+        x = x.to(device)
+        with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
+            loss = model(input_ids=x, labels=x).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     timed = times[warmup:]
+    if cuda:
+        return {"tokens_per_s": batch * seq_len * len(timed) / sum(timed),
+                "gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 1e9, 2)}
     return {"tokens_per_s": batch * seq_len * len(timed) / sum(timed), "parameters": model.num_parameters()}
 
 

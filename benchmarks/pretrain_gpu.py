@@ -26,7 +26,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from pretrain_cpu import VOCAB, make_shards, model_args
+from pretrain_cpu import VOCAB, make_shards, model_args, peer_loop
 
 HERE = Path(__file__).parent
 # (preset, run, model overrides, deterministic, seq_len, global batch, micro batch, steps, warmup)
@@ -90,40 +90,6 @@ def measure_hagane(preset, overrides, deterministic, seq_len, batch, micro, step
             "gpu_memory_gb": rows[-1].get("gpu_memory_gb"), "first_step_s": round(batch * seq_len / rows[0]["tokens_per_s"], 1),
             "losses": [round(r["loss"], 4) for r in rows], "wall_s": round(time.perf_counter() - start, 1),
             "log": proc.stdout.splitlines()[0] if proc.stdout else ""}
-
-
-def peer_loop(preset: str, seq_len: int, batch: int, steps: int, warmup: int, shard: str) -> dict:
-    """The transformers loop on the GPU; runs in a child process (`--peer`)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from hagane.pretrain.data import SampleStream
-
-    a = model_args(preset, seq_len)
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=a.dim, intermediate_size=a.ffn_dim,
-                         num_hidden_layers=a.n_layers, num_attention_heads=a.n_heads,
-                         num_key_value_heads=a.n_kv_heads, max_position_embeddings=seq_len,
-                         rms_norm_eps=a.norm_eps, tie_word_embeddings=a.tie_embeddings)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM._from_config(config, attn_implementation="sdpa", dtype=torch.float32).cuda().train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1, fused=True)
-    data = SampleStream([Path(shard)], seq_len, 1)
-    times = []
-    for step in range(steps):
-        start = time.perf_counter()
-        x, _ = data.batch(data.step_samples(step, batch))
-        x = x.cuda()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = model(input_ids=x, labels=x).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    timed = times[warmup:]
-    return {"tokens_per_s": batch * seq_len * len(timed) / sum(timed),
-            "gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 1e9, 2)}
 
 
 def measure_peer(preset, seq_len, batch, steps, warmup, shard) -> dict:
@@ -222,7 +188,7 @@ def main() -> None:
     parser.add_argument("--peer", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
-        print(json.dumps(peer_loop(*json.loads(args.peer))))
+        print(json.dumps(peer_loop(*json.loads(args.peer), device="cuda")))
         return
 
     import torch
