@@ -45,7 +45,7 @@ _SHINGLE_BLOCK = 2048  # shingles hashed against all permutations at once (bound
 # read_table() import pandas (and pyarrow.dataset) to inspect their arguments, half a second per job, which
 # was half of a 2,000-document job's time.
 
-def _uint_column(values: np.ndarray) -> pa.Array:
+def _int_column(values: np.ndarray) -> pa.Array:
     values = np.ascontiguousarray(values)
     kind = {np.dtype(np.uint64): pa.uint64(), np.dtype(np.int64): pa.int64()}[values.dtype]
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
@@ -160,10 +160,11 @@ def shard_signatures(cfg, documents: Path, out_dir: Path) -> dict:
     ids, keys = [], []
     for doc in read_jsonl_zst(documents):
         ids.append(doc["id"])
-        # Only the band keys are kept: 8 bytes per band, not per hash function (20 × 40: 160 bytes a document).
-        keys.append(band_keys(signature(shingle_hashes(doc["text"], cfg.ngram, cfg.normalize), a, b)[None], cfg.bands, cfg.rows)[0])
+        # Only the band keys are kept: 8 bytes per band, not per hash function (20 × 40: 160 bytes, not 6,400).
+        sig = signature(shingle_hashes(doc["text"], cfg.ngram, cfg.normalize), a, b)
+        keys.append(band_keys(sig[None], cfg.bands, cfg.rows)[0])
     keys = np.stack(keys) if keys else np.zeros((0, cfg.bands), dtype=np.uint64)
-    table = pa.Table.from_arrays([_string_column(ids), *(_uint_column(keys[:, k]) for k in range(cfg.bands))],
+    table = pa.Table.from_arrays([_string_column(ids), *(_int_column(keys[:, k]) for k in range(cfg.bands))],
                                  names=["id", *map(band_column, range(cfg.bands))])
     with atomic_path(out_dir / SIGNATURES) as tmp:
         pq.write_table(table, tmp, compression="zstd")
@@ -237,10 +238,10 @@ def cluster(cfg, signature_files: dict[str, Path], edge_files: list[Path], out_d
     shard_of = np.searchsorted(offsets, members, side="right") - 1
     table = pa.Table.from_arrays([
         _string_column([names[s] for s in shard_of]),
-        _uint_column((members - offsets[shard_of]).astype(np.int64)),
+        _int_column((members - offsets[shard_of]).astype(np.int64)),
         _string_column([ids[m] for m in members.tolist()]),
         _string_column([ids[r] for r in representative[label[members]].tolist()]),
-        _uint_column(size[label[members]].astype(np.int64)),
+        _int_column(size[label[members]].astype(np.int64)),
     ], names=["shard", "row", "id", "representative", "cluster_size"])
     with atomic_path(out_dir / CLUSTERS) as tmp:
         pq.write_table(table, tmp, compression="zstd")
