@@ -39,5 +39,6 @@ rule all:
         "results/audit/verify.txt",
         "results/report/funnel.png",
         "results/report/training.png",
+        "results/report/tokenizer.png",
         "results/report/evaluation.png",
         GGUF,

@@ -1,5 +1,5 @@
-# Plots for `snakemake --report`: the corpus funnel, the training curve and the evaluation of every
-# checkpoint.
+# Plots for `snakemake --report`: the corpus funnel, the tokenizer, the training curve and the evaluation
+# of every checkpoint.
 
 
 rule plot_funnel:
@@ -26,6 +26,28 @@ rule plot_funnel:
         runtime=10,
     shell:
         "hagane report funnel --collect-manifests {input.collect:q} --select-counts {input.select:q} --dedup-counts {input.dedup:q} --near-counts {input.near:q} --out {output.plot:q} > {log:q} 2>&1"
+
+
+rule plot_tokenizer:
+    input:
+        report="results/tokenizer/report.json",
+    output:
+        report(
+            "results/report/tokenizer.png",
+            caption="../workflow/report/tokenizer.rst",
+            category="Tokenizer",
+        ),
+    log:
+        "logs/report/tokenizer.log",
+    benchmark:
+        "benchmarks/report/tokenizer.tsv"
+    conda:
+        "../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "hagane report tokenizer --report {input.report:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_training:

@@ -6,6 +6,7 @@ rule train_tokenizer:
         vocab="results/tokenizer/spm.vocab",
         hf=directory("results/tokenizer/hf"),
         verification="results/tokenizer/verification.json",
+        report="results/tokenizer/report.json",
         manifest="results/tokenizer/_manifest.json",
     log:
         "logs/tokenizer/train.log",

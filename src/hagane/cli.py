@@ -349,6 +349,12 @@ def cmd_report_evaluation(args) -> None:
     plot_evaluation(args.summary, args.out)
 
 
+def cmd_report_tokenizer(args) -> None:
+    from hagane.report.plots import plot_tokenizer
+
+    plot_tokenizer(args.report, args.out)
+
+
 def cmd_report_training(args) -> None:
     from hagane.report.plots import plot_training
 
@@ -521,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb(s, "training", cmd_report_training, "training loss against tokens, with the held-out result")
     p.add_argument("--metrics", type=Path, required=True)
     p.add_argument("--evaluation", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p = verb(s, "tokenizer", cmd_report_tokenizer, "characters and bytes per token, vocabulary scripts")
+    p.add_argument("--report", type=Path, required=True, help="results/tokenizer/report.json")
     p.add_argument("--out", type=Path, required=True)
 
     s = stage("audit", "provenance and integrity")

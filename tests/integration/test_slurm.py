@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 RULES = ["collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents", "dedup_exact",
          "dedup_near", "train_tokenizer", "tokenize_documents", "pretrain_model", "convert_to_hf", "build_continuation_task",
          "evaluate_checkpoint", "summarize_evaluation", "publish_model", "verify_provenance", "plot_funnel",
-         "plot_training", "plot_evaluation"]
+         "plot_tokenizer", "plot_training", "plot_evaluation"]
 
 
 @pytest.fixture(scope="module")

@@ -87,6 +87,7 @@ def test_the_funnel_accounts_for_every_document(run):
                                "after exact dedup": dedup["kept"], "after near dedup": sum(c["kept"] for c in near)}
     assert (run / "results" / "report" / "funnel.png").stat().st_size > 10_000
     assert (run / "results" / "report" / "training.png").stat().st_size > 10_000
+    assert (run / "results" / "report" / "tokenizer.png").stat().st_size > 10_000
 
 
 def test_the_model_learned_and_every_checkpoint_is_converted_and_evaluated(run):
@@ -145,7 +146,7 @@ def test_changing_the_vocabulary_reruns_the_tokenizer_and_after_only(run, tmp_pa
     assert planned_jobs(proc.stdout) == {"train_tokenizer": 1, "tokenize_documents": 2, "pretrain_model": 1,
                                          "convert_to_hf": 2, "build_continuation_task": 1, "evaluate_checkpoint": 2,
                                          "summarize_evaluation": 1, "publish_model": 1, "verify_provenance": 1,
-                                         "plot_training": 1, "plot_evaluation": 1, "all": 1}
+                                         "plot_tokenizer": 1, "plot_training": 1, "plot_evaluation": 1, "all": 1}
 
 
 def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):

@@ -112,3 +112,40 @@ def plot_evaluation(summary: Path, out: Path) -> None:
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def _byte_label(source: str, held_out: dict) -> str:
+    label = f"{source}\nbytes {held_out['byte_fallback_rate']:.1%}"
+    if "byte_fallback_rate_without_newlines" in held_out:
+        label += f"\n{held_out['byte_fallback_rate_without_newlines']:.1%} without newlines"
+    return label
+
+
+def plot_tokenizer(report: Path, out: Path) -> None:
+    """The vocabulary at a glance: characters and bytes per token on held-out text per source, and the
+    scripts its pieces are made of. (The longest pieces stay in report.json: matplotlib's default font has
+    no Japanese glyphs.)"""
+    plt = _pyplot()
+    data = json.loads(Path(report).read_text())
+    sources = list(data["held_out"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.4
+    xs = range(len(sources))
+    left.bar([x - width / 2 for x in xs], [data["held_out"][s]["characters_per_token"] for s in sources], width,
+             label="characters per token", color="#3b7bb5")
+    left.bar([x + width / 2 for x in xs], [data["held_out"][s]["bytes_per_token"] for s in sources], width,
+             label="UTF-8 bytes per token", color="#b5523b")
+    left.set_xticks(list(xs), [_byte_label(s, data["held_out"][s]) for s in sources], fontsize=8)
+    left.set_ylabel("held-out text per token")
+    left.set_ylim(0, 1.3 * max(data["held_out"][s]["bytes_per_token"] for s in sources))
+    left.legend(fontsize=8, ncol=2, loc="upper center")
+    vocab = data["vocabulary"]
+    shares = vocab["script_share"]
+    right.barh(list(shares), list(shares.values()), color="#6a8f3b")
+    right.invert_yaxis()
+    right.set_xlabel(f"share of the {vocab['pieces'].get('normal', 0):,} normal pieces "
+                     f"({vocab['size']:,} in all, {vocab['pieces'].get('byte', 0)} byte pieces)")
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

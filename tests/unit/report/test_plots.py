@@ -1,6 +1,6 @@
 import json
 
-from hagane.report.plots import funnel_counts, plot_evaluation, plot_funnel, plot_training
+from hagane.report.plots import funnel_counts, plot_evaluation, plot_funnel, plot_tokenizer, plot_training
 
 
 def test_funnel_adds_up_every_stage(tmp_path):
@@ -38,3 +38,15 @@ def test_evaluation_plot(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps(rows))
     plot_evaluation(tmp_path / "summary.json", tmp_path / "e.png")
     assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tokenizer_plot(tmp_path):
+    source = {"characters_per_token": 1.9, "bytes_per_token": 4.8, "byte_fallback_rate": 0.002}
+    report = {"held_out": {"web": source, "all": source},
+              "vocabulary": {"size": 8000, "pieces": {"normal": 7700, "byte": 256, "control": 3, "unknown": 1},
+                             "script_share": {"hiragana": 0.1, "katakana": 0.2, "kanji": 0.4, "latin": 0.1,
+                                              "digits": 0.0, "symbols": 0.1, "mixed": 0.1},
+                             "longest_pieces": ["インストール", "ファイル"]}}
+    (tmp_path / "r.json").write_text(json.dumps(report, ensure_ascii=False))
+    plot_tokenizer(tmp_path / "r.json", tmp_path / "t.png")
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,8 +7,9 @@ import sentencepiece as spm
 from hagane.config import SplitConfig, TokenizerConfig
 from hagane.errors import HaganeError
 from hagane.io import write_jsonl_zst
-from hagane.tokenizer.build import HF_DIR, MODEL, build_tokenizer, held_out_texts
+from hagane.tokenizer.build import HF_DIR, MODEL, REPORT, build_tokenizer, held_out_texts
 from hagane.tokenizer.export import verify_hf_tokenizer
+from hagane.tokenizer.report import coverage, piece_script, vocabulary
 from hagane.tokenizer.train import BOS, EOS, PAD, UNK
 
 SPLIT = SplitConfig(validation_fraction=0.1, salt="test")
@@ -80,3 +81,36 @@ def test_a_broken_export_fails_the_check(unigram, shard, tmp_path):
     (broken / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False))
     with pytest.raises(HaganeError, match="disagrees with"):
         verify_hf_tokenizer(out / MODEL, broken, held_out_texts([shard], SPLIT))
+
+
+@pytest.mark.parametrize("piece, script", [
+    ("▁の", "hiragana"), ("カタカナー", "katakana"), ("日本語", "kanji"), ("人々", "kanji"), ("▁Linux", "latin"),
+    ("ＡＢＣ", "latin"), ("123", "digits"), ("。", "symbols"), ("▁", "symbols"), ("日本の", "mixed"), ("x86", "mixed"),
+])
+def test_pieces_are_classed_by_script(piece, script):
+    assert piece_script(piece) == script
+
+
+def test_tokenizer_report_counts_held_out_text_and_the_vocabulary(unigram, shard):
+    out, counts = unigram
+    sp = spm.SentencePieceProcessor(model_file=str(out / MODEL))
+    report = json.loads((out / REPORT).read_text())
+    held_out = list(held_out_texts([shard], SPLIT))
+    tokens = sum(len(sp.encode(t)) for t in held_out)
+    overall = report["held_out"]["all"]
+    assert report["held_out"]["t"]["documents"] == overall["documents"] == len(held_out)
+    assert overall["tokens"] == tokens and overall["characters"] == sum(map(len, held_out))
+    assert overall["characters_per_token"] == round(overall["characters"] / tokens, 4) == counts["characters_per_token"]
+    vocab = report["vocabulary"]
+    assert sum(vocab["pieces"].values()) == vocab["size"] == 1200
+    assert vocab["pieces"]["byte"] == 256 and vocab["pieces"]["control"] == 3 and vocab["pieces"]["unknown"] == 1
+    assert sum(vocab["script_share"].values()) == pytest.approx(1.0, abs=1e-3)
+    # An emoji the vocabulary lacks falls back to its four UTF-8 bytes; kanji it knows do not.
+    emoji = coverage(sp, [("x", "😀"), ("y", "日本語")])
+    assert emoji["x"]["byte_tokens"] == 4 and emoji["x"]["byte_fallback_rate"] == 4 / emoji["x"]["tokens"]
+    assert emoji["y"]["byte_tokens"] == 0 and emoji["all"]["documents"] == 2
+    lines = coverage(sp, [("z", "日本語\n日本語\n")])["z"]
+    assert lines["newline_byte_tokens"] == 2 and lines["byte_fallback_rate_without_newlines"] == 0.0
+    assert vocabulary(sp)["longest_pieces"][0] == max(
+        (sp.id_to_piece(i) for i in range(sp.get_piece_size()) if sp.is_control(i) is False and not sp.is_byte(i)
+         and not sp.is_unknown(i)), key=lambda p: len(p.replace("▁", "")))
