@@ -67,6 +67,7 @@ DATATROVE_REQUIREMENTS = [
     "orjson", "zstandard",                       # JsonlWriter, and fsspec's zstd codec
     "lxml_html_clean",                           # lxml >= 5.2 ships lxml.html.clean apart; jusText needs it
     "xxhash<4", "tokenizers",                    # MinHash (dedup_minhash.py); datatrove 0.10.1 hashes str, which xxhash 4 refuses
+    "spacy>=3.8,<3.9", "sudachipy", "sudachidict_core",  # Japanese words for its quality filters (filter_heuristics.py)
 ]
 # datatrove's `[processing]` extra pins trafilatura to this range: the version a datatrove user has.
 DATATROVE_TRAFILATURA = "trafilatura>=1.8.0,<1.12.0"

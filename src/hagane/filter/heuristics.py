@@ -22,11 +22,18 @@ from collections import Counter
 import lz4.block
 import numpy as np
 
-_HIRAGANA = re.compile(r"[\u3041-\u3096]")
-_KATAKANA = re.compile(r"[\u30a1-\u30fa]")
-_KANJI = re.compile(r"[々〇〻\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-_JA_PUNCT = re.compile(r"[、。，．！？]")
-_WHITESPACE = re.compile(r"\s+")
+# Character classes, looked up once per character in a table over all of Unicode (one vector pass per
+# document instead of a regular expression per class). Whitespace is what str.isspace and the regex \s
+# call whitespace; all of it lies below U+3001.
+_CLASSES = _OTHER, _SPACE, _HIRAGANA, _KATAKANA, _KANJI, _JA_PUNCT = range(6)
+_CHAR_CLASS = np.zeros(0x110000, dtype=np.uint8)
+_CHAR_CLASS[[c for c in range(0x3001) if chr(c).isspace()]] = _SPACE
+_CHAR_CLASS[0x3041:0x3097] = _HIRAGANA
+_CHAR_CLASS[0x30A1:0x30FB] = _KATAKANA
+for _first, _last in ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F)):
+    _CHAR_CLASS[_first:_last + 1] = _KANJI
+_CHAR_CLASS[[ord(c) for c in "々〇〻"]] = _KANJI
+_CHAR_CLASS[[ord(c) for c in "、。，．！？"]] = _JA_PUNCT
 _SENTENCE = re.compile(r"[^。．！？!?]+[。．！？!?]?")
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'、。「」]+|www\.[^\s<>\"'、。「」]+")
 # NFKC has turned … into "...": both spellings end a teaser sentence.
@@ -51,8 +58,9 @@ SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob")
 
 def hiragana_ratio(text: str) -> float:
     """Hiragana among non-whitespace characters (the demo's and LLM-jp v2's rule)."""
-    dense = _WHITESPACE.sub("", text)
-    return len(_HIRAGANA.findall(dense)) / len(dense) if dense else 0.0
+    classes = _Batch([text]).classes[0].tolist()
+    dense = len(text) - classes[_SPACE]
+    return classes[_HIRAGANA] / dense if dense else 0.0
 
 
 def duplicates(items: list[str]) -> tuple[float, float]:
@@ -68,50 +76,87 @@ def duplicate_line_ratio(text: str) -> float:
     return duplicates([line.strip() for line in text.split("\n") if line.strip()])[0]
 
 
-# n-grams are keyed by a 64-bit polynomial hash of their code points, built for every size in a few
-# vector operations; two different n-grams share a key with probability about m²/2⁶⁵ for m n-grams (a
-# document of 10,000 characters: ~3e-12), so the statistics are those of the exact n-grams.
+# Documents are measured in batches, so that the vector operations below run once per batch rather than
+# once per document (their fixed cost per call dominates at a few hundred characters). Every character
+# n-gram gets a 64-bit key: its document's place in the batch (top 6 bits), its size (4 bits), and a
+# polynomial hash of its code points (low 54 bits, where the last character's code enters unmultiplied).
+# One sort of all keys of a batch groups them by document, then size, then n-gram, so every count below
+# is a reduction over sorted runs. A document's statistics do not depend on its batch: only keys within
+# one document and size are compared. Two different n-grams of a document share a hash with probability
+# about m²/2⁵⁵ for m n-grams of one size (10,000 characters: ~3e-9), and a shared hash moves a share by
+# one n-gram's worth at most.
+BATCH_DOCUMENTS = 64
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+_DOC_SHIFT, _SIZE_SHIFT = np.uint64(58), np.uint64(54)
+_HASH_MASK = np.uint64((1 << 54) - 1)
+_GROUP_SIZES = 16  # (document, size) groups per document in the key's top 10 bits
+NGRAM_SIZES = range(min(TOP_NGRAM_SIZES), max(DUPLICATE_NGRAM_SIZES) + 1)
 
 
-def ngram_keys(text: str, sizes: range) -> dict[int, np.ndarray]:
-    """{n: the hash key of every character n-gram, in order} for each n in `sizes` (consecutive from 1 up)."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    keys: dict[int, np.ndarray] = {}
-    current = codes
-    with np.errstate(over="ignore"):  # wrapping around 2⁶⁴ is the hash
-        for n in range(1, sizes.stop):
-            if n > 1:
-                current = current[:-1] * _HASH_BASE + codes[n - 1:]
-            if n in sizes:
-                keys[n] = current
-    return keys
+class _Batch:
+    """Character classes and n-gram counts of up to BATCH_DOCUMENTS texts, with one vector pass each."""
 
+    def __init__(self, texts: list[str], sizes: range = NGRAM_SIZES):
+        assert len(texts) <= BATCH_DOCUMENTS and 2 <= sizes.start and sizes.stop <= _GROUP_SIZES
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        document = np.repeat(np.arange(len(texts)), lengths)
+        # (documents, classes): how many characters of each class (_OTHER, _SPACE, _HIRAGANA, …) each has.
+        self.classes = np.bincount(document * len(_CLASSES) + _CHAR_CLASS[codes],
+                                   minlength=len(texts) * len(_CLASSES)).reshape(len(texts), len(_CLASSES))
+        self.lengths = lengths
+        # One key per position and size; positions where an n-gram would run past its document's end
+        # get key 0 (group 0, "size 0"), which no statistic reads.
+        ends = np.cumsum(lengths)
+        tags = document.astype(np.uint64) << _DOC_SHIFT
+        wide = codes.astype(np.uint64)
+        keys = np.empty(sum(max(0, len(codes) - n + 1) for n in sizes), dtype=np.uint64)
+        current, filled = wide.copy(), 0
+        with np.errstate(over="ignore"):  # wrapping around 2⁶⁴ is the hash
+            for n in range(2, sizes.stop):
+                current = current[:-1]  # the (n-1)-gram hashes become the n-gram hashes in place
+                current *= _HASH_BASE
+                current += wide[n - 1:]
+                if n in sizes:
+                    part = keys[filled:filled + len(current)]
+                    np.bitwise_and(current, _HASH_MASK, out=part)
+                    part |= tags[:len(current)]
+                    part |= np.uint64(n) << _SIZE_SHIFT
+                    crossing = (ends[:, None] - np.arange(1, n)).ravel()  # the last n-1 starts of each document
+                    part[crossing[(crossing >= 0) & (crossing < len(part))]] = 0
+                    filled += len(current)
+        keys.sort()
+        runs = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else np.empty(0, np.int64)
+        occurrences = np.diff(np.append(runs, len(keys)))
+        group = (keys[runs] >> _SIZE_SHIFT).astype(np.int64)  # document × 16 + size, ascending
+        n_groups = len(texts) * _GROUP_SIZES
+        self.distinct = np.bincount(group, minlength=n_groups).reshape(len(texts), _GROUP_SIZES)
+        self.repeated = np.bincount(group[occurrences > 1], minlength=n_groups).reshape(len(texts), _GROUP_SIZES)
+        self.top = np.zeros(n_groups, dtype=np.int64)
+        if len(group):
+            firsts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+            self.top[group[firsts]] = np.maximum.reduceat(occurrences, firsts)
+        self.top = self.top.reshape(len(texts), _GROUP_SIZES)
 
-def _top_share(keys: np.ndarray) -> float:
-    counts = np.unique(keys, return_counts=True)[1]
-    return float(counts.max() / len(keys)) if len(keys) else 0.0
+    def top_share(self, i: int, n: int) -> float:
+        """The most frequent n-gram's share of all n-gram occurrences of document i."""
+        total = int(self.lengths[i]) - n + 1
+        return int(self.top[i, n]) / total if total > 0 else 0.0
 
-
-def _duplicate_share(keys: np.ndarray) -> float:
-    counts = np.unique(keys, return_counts=True)[1]
-    return float((counts > 1).sum() / len(counts)) if len(counts) else 0.0
+    def duplicate_share(self, i: int, n: int) -> float:
+        """The share of document i's distinct n-grams that occur more than once."""
+        distinct = int(self.distinct[i, n])
+        return int(self.repeated[i, n]) / distinct if distinct else 0.0
 
 
 def top_ngram_share(text: str, n: int) -> float:
     """The most frequent character n-gram's share of all n-gram occurrences (Swallow)."""
-    return _top_share(ngram_keys(text, range(n, n + 1))[n])
+    return _Batch([text], range(n, n + 1)).top_share(0, n)
 
 
 def duplicate_ngram_share(text: str, n: int) -> float:
     """Share of distinct character n-grams that occur more than once (Swallow)."""
-    return _duplicate_share(ngram_keys(text, range(n, n + 1))[n])
-
-
-def _ngram_stats(text: str) -> dict[str, float]:
-    keys = ngram_keys(text, range(min(TOP_NGRAM_SIZES), max(DUPLICATE_NGRAM_SIZES) + 1))
-    return {**{f"top_{n}gram_share": _top_share(keys[n]) for n in TOP_NGRAM_SIZES},
-            **{f"duplicate_{n}gram_share": _duplicate_share(keys[n]) for n in DUPLICATE_NGRAM_SIZES}}
+    return _Batch([text], range(n, n + 1)).duplicate_share(0, n)
 
 
 def compression_ratios(text: str) -> tuple[float, float]:
@@ -124,10 +169,25 @@ def compression_ratios(text: str) -> tuple[float, float]:
 
 
 def heuristic_scores(text: str) -> dict:
-    dense_len = len(_WHITESPACE.sub("", text))
-    hiragana = len(_HIRAGANA.findall(text))
-    katakana = len(_KATAKANA.findall(text))
-    japanese = hiragana + katakana + len(_KANJI.findall(text)) + len(_JA_PUNCT.findall(text))
+    return heuristic_scores_batch([text])[0]
+
+
+def heuristic_scores_batch(texts: list[str]) -> list[dict]:
+    """{metric: value} for each text, in METRICS order; any number of texts (measured BATCH_DOCUMENTS
+    at a time)."""
+    scores = []
+    for first in range(0, len(texts), BATCH_DOCUMENTS):
+        chunk = texts[first:first + BATCH_DOCUMENTS]
+        batch = _Batch(chunk)
+        scores += [_document_scores(text, batch, i) for i, text in enumerate(chunk)]
+    return scores
+
+
+def _document_scores(text: str, batch: _Batch, i: int) -> dict:
+    classes = batch.classes[i].tolist()
+    dense_len = len(text) - classes[_SPACE]
+    hiragana, katakana = classes[_HIRAGANA], classes[_KATAKANA]
+    japanese = hiragana + katakana + classes[_KANJI] + classes[_JA_PUNCT]
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     sentences = [s.strip() for line in lines for s in _SENTENCE.findall(line) if s.strip()]
     line_dup, line_dup_chars = duplicates(lines)
@@ -148,7 +208,8 @@ def heuristic_scores(text: str) -> dict:
         "duplicate_line_char_ratio": line_dup_chars,
         "duplicate_sentence_ratio": sentence_dup,
         "duplicate_sentence_char_ratio": sentence_dup_chars,
-        **_ngram_stats(text),
+        **{f"top_{n}gram_share": batch.top_share(i, n) for n in TOP_NGRAM_SIZES},
+        **{f"duplicate_{n}gram_share": batch.duplicate_share(i, n) for n in DUPLICATE_NGRAM_SIZES},
         "zlib_ratio": zlib_ratio,
         "lz4_ratio": lz4_ratio,
         "url_char_ratio": sum(len(m) for m in _URL.findall(text)) / len(text) if text else 0.0,

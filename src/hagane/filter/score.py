@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
 from hagane.config import ScoreConfig
-from hagane.filter.heuristics import METRICS, heuristic_scores
+from hagane.filter.heuristics import BATCH_DOCUMENTS, METRICS, heuristic_scores_batch
 from hagane.filter.langid import LanguageIdentifier
 from hagane.filter.lm import LM_BINARY, SPM_MODEL, PerplexityScorer
 from hagane.filter.quality import MODEL as QUALITY_MODEL
@@ -29,15 +30,15 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path, kenlm_dir: Pat
     perplexity = PerplexityScorer(kenlm_dir) if kenlm_dir is not None else None
     quality = QualityScorer(quality_dir) if quality_dir is not None else None
     rows = []
-    for doc in tqdm(read_jsonl_zst(documents), desc=f"score {documents}", unit="doc", mininterval=5):
-        language, language_score = identify(doc["text"])
-        row = {"id": doc["id"], "language": language, "language_score": language_score,
-               **heuristic_scores(doc["text"])}
-        if perplexity is not None:
-            row["kenlm_ppl"], row["kenlm_paragraph_ppl"] = perplexity(doc["text"])
-        if quality is not None:
-            row["quality_prob"] = quality(doc["text"])
-        rows.append(row)
+    for batch in _batches(tqdm(read_jsonl_zst(documents), desc=f"score {documents}", unit="doc", mininterval=5)):
+        for doc, heuristics in zip(batch, heuristic_scores_batch([doc["text"] for doc in batch])):
+            language, language_score = identify(doc["text"])
+            row = {"id": doc["id"], "language": language, "language_score": language_score, **heuristics}
+            if perplexity is not None:
+                row["kenlm_ppl"], row["kenlm_paragraph_ppl"] = perplexity(doc["text"])
+            if quality is not None:
+                row["quality_prob"] = quality(doc["text"])
+            rows.append(row)
     columns = ["id", "language", "language_score", *METRICS]
     if perplexity is not None:
         columns += ["kenlm_ppl", "kenlm_paragraph_ppl"]
@@ -52,3 +53,15 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path, kenlm_dir: Pat
                    outputs=[out_dir / SCORES], counts={"documents": len(frame)}, started_at=started)
     print(f"scored {len(frame)} documents from {documents}")
     return len(frame)
+
+
+def _batches(documents: Iterable[dict]) -> Iterator[list[dict]]:
+    """The documents in lists of BATCH_DOCUMENTS (the heuristics measure a batch at a time)."""
+    batch: list[dict] = []
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) == BATCH_DOCUMENTS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

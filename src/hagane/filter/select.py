@@ -1,15 +1,18 @@
 """Selecting: the cheap pass. Thresholds on stored scores; reruns alone when only thresholds change.
 
-Each rule is a named predicate on a document's scores; the first rule a document fails is its drop
-reason, a stable snake_case string that tests assert exactly.
+Each rule is a bound on one score column; the first rule a document fails is its drop reason, a stable
+snake_case string that tests assert exactly. A shard's rules are checked column by column over its whole
+score table at once, not document by document.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hagane.config import SelectConfig
@@ -20,7 +23,20 @@ from hagane.manifest import now, write_manifest
 
 KEPT, DROPPED, COUNTS = "kept.jsonl.zst", "dropped.jsonl.zst", "counts.json"
 
-Rule = tuple[str, Callable[[dict], bool]]  # (drop reason, predicate that is True when the document passes)
+_PASSES = {"==": operator.eq, ">=": operator.ge, "<=": operator.le}
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A document passes when `scores[column] <op> value` holds (a missing score, NaN, fails)."""
+
+    reason: str  # the drop reason of a document that fails it
+    column: str
+    op: str  # "==", ">=" or "<="
+    value: object
+
+    def passes(self, scores: dict) -> bool:
+        return bool(_PASSES[self.op](scores[self.column], self.value))
 
 
 def rules(cfg: SelectConfig) -> list[Rule]:
@@ -28,27 +44,37 @@ def rules(cfg: SelectConfig) -> list[Rule]:
     min_score = cfg.min_language_score
     if min_score is None:
         min_score = PRESETS[cfg.preset]["min_language_score"] if cfg.preset in PRESETS else 0.5
-    active: list[Rule] = [
-        (f"lang_not_{cfg.language}", lambda s: s["language"] == cfg.language),
-        ("lang_score_low", lambda s: s["language_score"] >= min_score),
-    ]
+    active = [Rule(f"lang_not_{cfg.language}", "language", "==", cfg.language),
+              Rule("lang_score_low", "language_score", ">=", min_score)]
     for metric, bounds in resolve(cfg.preset, cfg.thresholds).items():
         if "min" in bounds:
-            active.append((drop_reason_name(metric, "min"), lambda s, m=metric, v=bounds["min"]: s[m] >= v))
+            active.append(Rule(drop_reason_name(metric, "min"), metric, ">=", bounds["min"]))
         if "max" in bounds:
-            active.append((drop_reason_name(metric, "max"), lambda s, m=metric, v=bounds["max"]: s[m] <= v))
+            active.append(Rule(drop_reason_name(metric, "max"), metric, "<=", bounds["max"]))
     return active
 
 
 def drop_reason(scores: dict, active: list[Rule]) -> str | None:
-    return next((reason for reason, passes in active if not passes(scores)), None)
+    """The reason of the first rule one document's scores fail, or None when it passes them all."""
+    return next((rule.reason for rule in active if not rule.passes(scores)), None)
+
+
+def drop_reasons(table: pd.DataFrame, active: list[Rule]) -> np.ndarray:
+    """drop_reason for every row of a score table, one rule (one column) at a time."""
+    reasons = np.full(len(table), None, dtype=object)
+    undecided = np.ones(len(table), dtype=bool)
+    for rule in active:
+        fails = undecided & ~np.asarray(_PASSES[rule.op](table[rule.column].to_numpy(), rule.value), dtype=bool)
+        reasons[fails] = rule.reason
+        undecided &= ~fails
+    return reasons
 
 
 def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path) -> dict:
     started = now()
-    table = pd.read_parquet(scores).set_index("id")
-    if table.index.has_duplicates:
-        dup = table.index[table.index.duplicated()][0]
+    table = pd.read_parquet(scores)
+    if table["id"].duplicated().any():
+        dup = table["id"][table["id"].duplicated()].iloc[0]
         raise HaganeError(f"{scores}: document id {dup} appears more than once; ids must be unique per shard")
     active = rules(cfg)
     bounded = resolve(cfg.preset, cfg.thresholds)
@@ -56,16 +82,17 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
         raise HaganeError(f"filter.select.thresholds bound {missing[0]!r}, which {scores} does not hold: "
                           "kenlm_ppl is scored only with filter.kenlm.reference_sources, quality_prob only with "
                           "filter.quality.reference_sources")
+    reason_of = dict(zip(table["id"], drop_reasons(table, active)))
     kept: list[dict] = []
     dropped: list[dict] = []
     reasons: Counter = Counter()
     n_in = 0
     for doc in read_jsonl_zst(documents):
         n_in += 1
-        if doc["id"] not in table.index:
+        if doc["id"] not in reason_of:
             raise HaganeError(f"{scores}: no scores for document {doc['id']} of {documents}; "
                               "the scores are stale — rerun the score step")
-        reason = drop_reason(table.loc[doc["id"]].to_dict(), active)
+        reason = reason_of[doc["id"]]
         if reason is None:
             kept.append(doc)
         else:

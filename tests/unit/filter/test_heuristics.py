@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from hagane.filter.heuristics import METRICS, SELECTABLE, duplicate_line_ratio, duplicate_ngram_share, heuristic_scores, \
-    hiragana_ratio, top_ngram_share
+from hagane.filter.heuristics import BATCH_DOCUMENTS, METRICS, SELECTABLE, duplicate_line_ratio, duplicate_ngram_share, \
+    heuristic_scores, heuristic_scores_batch, hiragana_ratio, top_ngram_share
 
 # 70 characters (65 without whitespace). Japanese characters in Swallow's sense: 21 hiragana, 4 katakana
 # (ー is not one), 11 kanji, 2 × 。 = 38.
@@ -53,3 +53,16 @@ def test_the_schema_lists_every_metric(repo):
     schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
     select = schema["properties"]["filter"]["properties"]["select"]["properties"]
     assert tuple(select["thresholds"]["propertyNames"]["enum"]) == SELECTABLE
+
+
+def test_a_document_scores_the_same_alone_and_in_any_batch():
+    # Empty and very short texts (fewer characters than the n-gram sizes), astral kanji, whitespace only,
+    # and more documents than one batch holds, so batches end in the middle of the list.
+    texts = ["", "あ", "ああ", "𠀋𠀋𠀋𠀋𠀋𠀋", " \n ", SAMPLE, "今すぐ登録して無料でもらおう！" * 20,
+             *(f"{i}番目の文書です。" * (i % 7 + 1) for i in range(BATCH_DOCUMENTS + 5))]
+    alone = [heuristic_scores(text) for text in texts]
+    assert heuristic_scores_batch(texts) == alone
+    assert heuristic_scores_batch(texts[3:]) == alone[3:]
+    assert alone[0]["top_2gram_share"] == 0.0 and alone[1]["duplicate_5gram_share"] == 0.0
+    assert alone[2]["top_2gram_share"] == 1.0  # one 2-gram, ああ
+    assert alone[3]["n_japanese_chars"] == 6 and alone[3]["top_2gram_share"] == 1.0

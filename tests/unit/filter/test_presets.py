@@ -58,7 +58,7 @@ def passing_scores(preset):
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_each_bound_of_each_preset_and_its_reason(preset):
     active = rules(select(preset))
-    assert [reason for reason, _ in active[2:]] == [e[3] for e in EXPECTED[preset]]
+    assert [rule.reason for rule in active[2:]] == [e[3] for e in EXPECTED[preset]]
     good = passing_scores(preset)
     assert drop_reason(good, active) is None
     for metric, bound, value, reason in EXPECTED[preset]:

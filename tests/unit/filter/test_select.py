@@ -5,7 +5,7 @@ import pandas as pd
 from conftest import EN_PARAGRAPH, ja_document
 from hagane.config import ScoreConfig, stage_config
 from hagane.filter.score import SCORES, score_shard
-from hagane.filter.select import COUNTS, DROPPED, KEPT, drop_reason, rules, select_shard
+from hagane.filter.select import COUNTS, DROPPED, KEPT, drop_reason, drop_reasons, rules, select_shard
 from hagane.io import read_jsonl_zst, write_jsonl_zst
 
 CFG = stage_config("filter", {"select": {"thresholds": {
@@ -26,6 +26,15 @@ def test_each_rule_at_its_threshold():
     assert drop_reason({**GOOD, "duplicate_line_ratio": 0.31}, active) == "duplicate_lines_high"
     # The first failing rule is the reason.
     assert drop_reason({**GOOD, "language": "en", "n_chars": 10}, active) == "lang_not_ja"
+
+
+def test_a_whole_table_gets_the_reasons_each_row_gets_alone():
+    rows = [GOOD, {**GOOD, "language": "en"}, {**GOOD, "language_score": 0.4999}, {**GOOD, "n_chars": 199},
+            {**GOOD, "hiragana_ratio": float("nan")}, {**GOOD, "duplicate_line_ratio": 0.3},
+            {**GOOD, "duplicate_line_ratio": 0.31, "n_chars": 10}]
+    active = rules(CFG)
+    assert list(drop_reasons(pd.DataFrame(rows), active)) == [drop_reason(row, active) for row in rows] == [
+        None, "lang_not_ja", "lang_score_low", "too_short", "hiragana_ratio_low", None, "too_short"]
 
 
 def test_score_then_select_accounts_for_every_document(tmp_path):
