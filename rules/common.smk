@@ -4,7 +4,14 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from hagane.config import band_groups, checkpoint_steps, section_json, source_shards
+from hagane.config import (
+    band_groups,
+    checkpoint_steps,
+    section_json,
+    source_shards,
+    stage_config,
+)
+from hagane.filter.thresholds import needs_thresholds
 from hagane.errors import HaganeError
 
 try:
@@ -62,6 +69,25 @@ def kenlm_model(wildcards):
 def quality_model(wildcards):
     """The quality classifier the scores need, if any (filter.quality.reference_sources)."""
     return ["results/filter/quality/model.bin"] if QUALITY_SOURCES else []
+
+
+# A percentile bound (or the ccnet preset's buckets) needs the whole corpus's scores before any shard is
+# selected: the filter_thresholds job turns them into absolute values once.
+try:
+    NEEDS_THRESHOLDS = needs_thresholds(
+        stage_config("filter", config["filter"], origin="config").select
+    )
+except HaganeError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None
+THRESHOLDS = "results/filter/thresholds/thresholds.json"
+
+
+def corpus_thresholds(wildcards):
+    return [THRESHOLDS] if NEEDS_THRESHOLDS else []
+
+
+def thresholds_option(wildcards):
+    return f"--thresholds {THRESHOLDS}" if NEEDS_THRESHOLDS else ""
 
 
 def model_options(wildcards):

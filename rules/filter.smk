@@ -53,6 +53,7 @@ rule score_documents:
         docs="results/collect/{source}/{part}/documents.jsonl.zst",
         kenlm=kenlm_model,
         quality=quality_model,
+        ng_words=config["filter"]["score"]["ng_words"],
     output:
         scores="results/filter/score/{source}/{part}/scores.parquet",
         manifest="results/filter/score/{source}/{part}/_manifest.json",
@@ -73,10 +74,33 @@ rule score_documents:
         "hagane filter score --filter-json {params.cfg:q} --documents {input.docs:q} {params.models} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
+rule filter_thresholds:
+    input:
+        scores=per_shard("results/filter/score/{shard}/scores.parquet"),
+    output:
+        thresholds=THRESHOLDS,
+        manifest="results/filter/thresholds/_manifest.json",
+    log:
+        "logs/filter/thresholds.log",
+    benchmark:
+        "benchmarks/filter/thresholds.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cfg=section("filter", "select"),
+        out_dir=out_dir,
+    shell:
+        "hagane filter thresholds --filter-json {params.cfg:q} --scores {input.scores:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
 rule select_documents:
     input:
         docs="results/collect/{source}/{part}/documents.jsonl.zst",
         scores="results/filter/score/{source}/{part}/scores.parquet",
+        thresholds=corpus_thresholds,
     output:
         kept="results/filter/select/{source}/{part}/kept.jsonl.zst",
         dropped="results/filter/select/{source}/{part}/dropped.jsonl.zst",
@@ -97,6 +121,7 @@ rule select_documents:
         runtime=30,
     params:
         cfg=section("filter", "select"),
+        thresholds=thresholds_option,
         out_dir=out_dir,
     shell:
-        "hagane filter select --filter-json {params.cfg:q} --documents {input.docs:q} --scores {input.scores:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane filter select --filter-json {params.cfg:q} --documents {input.docs:q} --scores {input.scores:q} {params.thresholds} --out-dir {params.out_dir:q} > {log:q} 2>&1"

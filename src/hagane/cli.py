@@ -115,7 +115,14 @@ def cmd_filter_select(args) -> None:
     from hagane.filter.select import select_shard
 
     (cfg,) = _sections(args)
-    select_shard(cfg.select, args.documents, args.scores, args.out_dir)
+    select_shard(cfg.select, args.documents, args.scores, args.out_dir, thresholds=args.thresholds)
+
+
+def cmd_filter_thresholds(args) -> None:
+    from hagane.filter.thresholds import corpus_thresholds
+
+    (cfg,) = _sections(args)
+    corpus_thresholds(cfg.select, args.scores, args.out_dir)
 
 
 def cmd_dedup_exact(args) -> None:
@@ -410,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sections(p, "filter")
     p.add_argument("--documents", type=Path, required=True)
     p.add_argument("--scores", type=Path, required=True)
+    p.add_argument("--thresholds", type=Path, help="the corpus's percentiles (hagane filter thresholds), when a "
+                   "bound is a percentile or the preset is ccnet")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "thresholds", cmd_filter_thresholds, "percentile bounds → absolute values over every shard's scores")
+    _add_sections(p, "filter")
+    p.add_argument("--scores", type=Path, nargs="+", required=True, help="every shard's scores.parquet")
     p.add_argument("--out-dir", type=Path, required=True)
 
     s = stage("dedup", "remove duplicate documents")

@@ -58,6 +58,7 @@ class CollectConfig:
 @dataclasses.dataclass(frozen=True)
 class ScoreConfig:
     langid_model: str
+    ng_words: tuple[str, ...] = ()  # word-list files; empty: no NG-word columns
 
 
 @dataclasses.dataclass(frozen=True)

@@ -156,6 +156,14 @@ def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):
     assert jobs["select_documents"] == 2 and "score_documents" not in jobs and "collect_documents" not in jobs
 
 
+def test_a_percentile_bound_adds_one_thresholds_job_over_every_shard_before_selecting(run, tmp_path):
+    cfg = changed_config(tmp_path, lambda c: c["filter"]["select"]["thresholds"].update(kenlm_ppl={"max_percentile": 90}))
+    proc = snakemake(run, "--dry-run", config=cfg)
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["filter_thresholds"] == 1 and jobs["select_documents"] == 2 and "score_documents" not in jobs
+    assert proc.stdout.count("results/filter/score/") >= 2  # the thresholds job reads both shards' scores
+
+
 def test_changing_a_minhash_setting_reruns_near_dedup_but_not_exact(run, tmp_path):
     cfg = changed_config(tmp_path, lambda c: c["dedup"].setdefault("near", {}).update(bands=20, rows=40))
     jobs = planned_jobs(snakemake(run, "--dry-run", config=cfg).stdout)

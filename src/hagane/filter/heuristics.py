@@ -51,9 +51,9 @@ METRICS = ("n_chars", "n_japanese_chars", "hiragana_ratio", "hiragana_share", "k
            "url_char_ratio")
 
 
-# Score columns the select step can bound: the heuristics, and the KenLM perplexity and quality
-# classifier's probability when they are scored.
-SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob")
+# Score columns the select step can bound: the heuristics, and the KenLM perplexity, the quality
+# classifier's probability and the NG-word counts when they are scored.
+SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob", "ng_word_count", "ng_word_char_ratio")
 
 
 def hiragana_ratio(text: str) -> float:

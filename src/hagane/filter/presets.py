@@ -1,7 +1,10 @@
 """Named selections with their published thresholds (DESIGN.md, "Japanese quality rules, as published").
 
 A preset is a minimum language-ID score and bounds on heuristic metrics. The config may add bounds or
-override a preset's (`filter.select.thresholds`); a bound set to null removes it. Rules the presets
+override a preset's (`filter.select.thresholds`); a bound set to null removes it. A bound is absolute
+(`min`, `max`) or a percentile of the metric over the whole corpus (`min_percentile`, `max_percentile`,
+0–100), which the thresholds step (hagane.filter.thresholds) turns into an absolute value before any
+shard is selected; either kind fills its side, so a config's `max` replaces a preset's `max_percentile`. Rules the presets
 need but Hagane does not score yet are listed in MISSING and in config/README.md, never silently
 dropped from the documentation.
 """
@@ -11,7 +14,11 @@ from __future__ import annotations
 from hagane.errors import HaganeError
 from hagane.filter.heuristics import DUPLICATE_NGRAM_SIZES, SELECTABLE
 
-Bounds = dict[str, float | None]  # {"min": …, "max": …}; a missing or None bound is open
+Bounds = dict[str, float | None]  # {"min": …, "max_percentile": …}; a missing or None bound is open
+# The keys that bound each side of a metric.
+SIDES = {"min": ("min", "min_percentile"), "max": ("max", "max_percentile")}
+# cc_net's perplexity buckets: head up to the 30th percentile, middle up to the 60th, tail above.
+CCNET_BUCKETS = {"head": 30, "middle": 60}
 
 
 PRESETS: dict[str, dict] = {
@@ -51,18 +58,18 @@ PRESETS: dict[str, dict] = {
     "fineweb2_ja": {"min_language_score": 0.886, "thresholds": {
         "duplicate_line_ratio": {"max": 0.328},
     }},
-    # cc_net: language score; its perplexity buckets need the KenLM scorer (not yet).
-    "ccnet": {"min_language_score": 0.5, "thresholds": {}},
+    # cc_net: language score, then perplexity buckets; the tail (above the 60th percentile) is dropped,
+    # head and middle are kept (and counted per bucket).
+    "ccnet": {"min_language_score": 0.5, "thresholds": {"kenlm_ppl": {"max_percentile": CCNET_BUCKETS["middle"]}}},
 }
 
 # Published rules of each preset that are not scored yet, so not applied.
 MISSING: dict[str, list[str]] = {
     "llmjp_v1": ["keep only lines with kana; strip URLs and ASCII runs of 100+ (text changes, not filters)",
-                 "NG-word counts"],
+                 "LLM-jp's NG-word lists and bounds (not shipped; filter.score.ng_words scores any list)"],
     "llmjp_v2": ["KenLM perplexity on Sudachi tokens within 7 … 5e5"],
     "fineweb2_ja": ["top 2/3/4-gram ≤ 0.239/0.196/0.172 and duplicate 5…10-gram ≤ 0.243…0.159: Gopher's "
                     "rules over words, which need a Japanese word tokenizer (not yet)"],
-    "ccnet": ["perplexity buckets head/middle/tail"],
 }
 
 # Drop reasons keep the names they had before presets existed; the rest are <metric>_low / <metric>_high.
@@ -82,6 +89,40 @@ def resolve(preset: str, thresholds: dict[str, Bounds]) -> dict[str, Bounds]:
     for metric, bounds in thresholds.items():
         if metric not in SELECTABLE:
             raise HaganeError(f"filter.select.thresholds: no metric {metric!r} (metrics: {', '.join(SELECTABLE)})")
-        merged.setdefault(metric, {}).update(bounds)
+        for keys in SIDES.values():
+            if not any(key in bounds for key in keys):
+                continue  # the preset's bound on this side stands
+            chosen = {key: bounds[key] for key in keys if bounds.get(key) is not None}
+            if len(chosen) > 1:
+                raise HaganeError(f"filter.select.thresholds.{metric}: both {' and '.join(chosen)}; give one")
+            metric_bounds = merged.setdefault(metric, {})
+            for key in keys:  # null, or either kind of bound, replaces the preset's bound on this side
+                metric_bounds.pop(key, None)
+            metric_bounds.update(chosen)
     cleaned = {m: {k: v for k, v in bounds.items() if v is not None} for m, bounds in merged.items()}
     return {m: cleaned[m] for m in SELECTABLE if cleaned.get(m)}
+
+
+def percentile_bounds(bounds: dict[str, Bounds]) -> dict[str, Bounds]:
+    """{metric: {"min_percentile": p, …}}: the bounds among `bounds` that are percentiles of the corpus."""
+    found = {m: {k: v for k, v in b.items() if k.endswith("_percentile")} for m, b in bounds.items()}
+    return {m: b for m, b in found.items() if b}
+
+
+def absolute_bounds(bounds: dict[str, Bounds], values: dict[str, dict[str, float]]) -> dict[str, Bounds]:
+    """`bounds` with each percentile replaced by its value over the corpus (`values`, as the thresholds
+    step wrote them: {metric: {"max_percentile": p, "max": value}})."""
+    result: dict[str, Bounds] = {}
+    for metric, metric_bounds in bounds.items():
+        result[metric] = {}
+        for key, value in metric_bounds.items():
+            if key.endswith("_percentile"):
+                side = key.removesuffix("_percentile")
+                resolved = values.get(metric, {})
+                if resolved.get(key) != value:
+                    raise HaganeError(f"the corpus thresholds hold {metric} {key} {resolved.get(key)}, the config "
+                                      f"{value}: they are stale — rerun the thresholds step")
+                result[metric][side] = resolved[side]
+            else:
+                result[metric][key] = value
+    return result

@@ -12,6 +12,8 @@ from hagane.config import ScoreConfig
 from hagane.filter.heuristics import BATCH_DOCUMENTS, METRICS, heuristic_scores_batch
 from hagane.filter.langid import LanguageIdentifier
 from hagane.filter.lm import LM_BINARY, SPM_MODEL, PerplexityScorer
+from hagane.filter.ngwords import COLUMNS as NG_COLUMNS
+from hagane.filter.ngwords import NgWordCounter
 from hagane.filter.quality import MODEL as QUALITY_MODEL
 from hagane.filter.quality import QualityScorer
 from hagane.io import atomic_path, read_jsonl_zst
@@ -24,11 +26,14 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path, kenlm_dir: Pat
                 quality_dir: Path | None = None) -> int:
     """Language ID and heuristics for every document of a shard; with `kenlm_dir` (a model made by
     `hagane filter kenlm`), also its perplexity, as a whole (kenlm_ppl) and per paragraph; with
-    `quality_dir` (`hagane filter quality`), the quality classifier's probability (quality_prob)."""
+    `quality_dir` (`hagane filter quality`), the quality classifier's probability (quality_prob); with
+    `cfg.ng_words`, the NG-word count and character ratio."""
     started = now()
     identify = LanguageIdentifier(cfg.langid_model)
     perplexity = PerplexityScorer(kenlm_dir) if kenlm_dir is not None else None
     quality = QualityScorer(quality_dir) if quality_dir is not None else None
+    ng_lists = [Path(path) for path in cfg.ng_words]
+    ng_words = NgWordCounter(ng_lists) if ng_lists else None
     rows = []
     for batch in _batches(tqdm(read_jsonl_zst(documents), desc=f"score {documents}", unit="doc", mininterval=5)):
         for doc, heuristics in zip(batch, heuristic_scores_batch([doc["text"] for doc in batch])):
@@ -38,17 +43,22 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path, kenlm_dir: Pat
                 row["kenlm_ppl"], row["kenlm_paragraph_ppl"] = perplexity(doc["text"])
             if quality is not None:
                 row["quality_prob"] = quality(doc["text"])
+            if ng_words is not None:
+                row["ng_word_count"], row["ng_word_char_ratio"] = ng_words(doc["text"])
             rows.append(row)
     columns = ["id", "language", "language_score", *METRICS]
     if perplexity is not None:
         columns += ["kenlm_ppl", "kenlm_paragraph_ppl"]
     if quality is not None:
         columns += ["quality_prob"]
+    if ng_words is not None:
+        columns += list(NG_COLUMNS)
     frame = pd.DataFrame(rows, columns=columns)
     with atomic_path(out_dir / SCORES) as tmp:
         frame.to_parquet(tmp, index=False)
     model_inputs = [kenlm_dir / SPM_MODEL, kenlm_dir / LM_BINARY] if kenlm_dir is not None else []
     model_inputs += [quality_dir / QUALITY_MODEL] if quality_dir is not None else []
+    model_inputs += ng_lists
     write_manifest(out_dir, stage="filter.score", config={"score": vars(cfg)}, inputs=[documents, *model_inputs],
                    outputs=[out_dir / SCORES], counts={"documents": len(frame)}, started_at=started)
     print(f"scored {len(frame)} documents from {documents}")

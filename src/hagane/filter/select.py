@@ -8,6 +8,7 @@ score table at once, not document by document.
 from __future__ import annotations
 
 import dataclasses
+import json
 import operator
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ import pandas as pd
 
 from hagane.config import SelectConfig
 from hagane.errors import HaganeError
-from hagane.filter.presets import PRESETS, drop_reason_name, resolve
+from hagane.filter.presets import PRESETS, absolute_bounds, drop_reason_name, percentile_bounds, resolve
 from hagane.io import read_jsonl_zst, write_json, write_jsonl_zst
 from hagane.manifest import now, write_manifest
 
@@ -39,14 +40,27 @@ class Rule:
         return bool(_PASSES[self.op](scores[self.column], self.value))
 
 
-def rules(cfg: SelectConfig) -> list[Rule]:
+def bounds_in_force(cfg: SelectConfig, corpus: dict | None = None) -> dict:
+    """The preset's bounds with the config's on top, percentiles replaced by their values over the corpus
+    (`corpus`: what the thresholds step wrote; needed only when a bound is a percentile)."""
+    bounds = resolve(cfg.preset, cfg.thresholds)
+    if percentile_bounds(bounds):
+        if corpus is None:
+            metric, given = next(iter(percentile_bounds(bounds).items()))
+            raise HaganeError(f"filter.select bounds {metric} by {', '.join(given)}: a percentile of the whole "
+                              "corpus, which the thresholds step computes (hagane filter thresholds; select --thresholds)")
+        bounds = absolute_bounds(bounds, corpus["values"])
+    return bounds
+
+
+def rules(cfg: SelectConfig, corpus: dict | None = None) -> list[Rule]:
     """Language first, then the preset's bounds with the config's on top, in the order of METRICS."""
     min_score = cfg.min_language_score
     if min_score is None:
         min_score = PRESETS[cfg.preset]["min_language_score"] if cfg.preset in PRESETS else 0.5
     active = [Rule(f"lang_not_{cfg.language}", "language", "==", cfg.language),
               Rule("lang_score_low", "language_score", ">=", min_score)]
-    for metric, bounds in resolve(cfg.preset, cfg.thresholds).items():
+    for metric, bounds in bounds_in_force(cfg, corpus).items():
         if "min" in bounds:
             active.append(Rule(drop_reason_name(metric, "min"), metric, ">=", bounds["min"]))
         if "max" in bounds:
@@ -70,18 +84,22 @@ def drop_reasons(table: pd.DataFrame, active: list[Rule]) -> np.ndarray:
     return reasons
 
 
-def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path) -> dict:
+def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path,
+                 thresholds: Path | None = None) -> dict:
+    """Kept and dropped documents of one shard; `thresholds` (the thresholds step's JSON) resolves
+    percentile bounds and cc_net's buckets."""
     started = now()
     table = pd.read_parquet(scores)
     if table["id"].duplicated().any():
         dup = table["id"][table["id"].duplicated()].iloc[0]
         raise HaganeError(f"{scores}: document id {dup} appears more than once; ids must be unique per shard")
-    active = rules(cfg)
-    bounded = resolve(cfg.preset, cfg.thresholds)
+    corpus = json.loads(thresholds.read_text()) if thresholds is not None else None
+    active = rules(cfg, corpus)
+    bounded = bounds_in_force(cfg, corpus)
     if missing := [m for m in bounded if m not in table.columns]:
         raise HaganeError(f"filter.select.thresholds bound {missing[0]!r}, which {scores} does not hold: "
                           "kenlm_ppl is scored only with filter.kenlm.reference_sources, quality_prob only with "
-                          "filter.quality.reference_sources")
+                          "filter.quality.reference_sources, ng_word_* only with filter.score.ng_words")
     reason_of = dict(zip(table["id"], drop_reasons(table, active)))
     kept: list[dict] = []
     dropped: list[dict] = []
@@ -102,12 +120,26 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
         raise HaganeError(f"{scores} has {len(table)} rows but {documents} has {n_in} documents; rescore")
     counts = {"documents_in": n_in, "kept": len(kept), "dropped": dict(sorted(reasons.items()))}
     assert counts["documents_in"] == counts["kept"] + sum(reasons.values())
+    if cfg.preset == "ccnet":
+        counts["kenlm_buckets"] = ccnet_buckets(table["kenlm_ppl"].to_numpy(), corpus)
     write_jsonl_zst(out_dir / KEPT, kept)
     write_jsonl_zst(out_dir / DROPPED, dropped)
     write_json(out_dir / COUNTS, counts)
     write_manifest(out_dir, stage="filter.select", config={"select": vars(cfg), "bounds": bounded},
-                   inputs=[documents, scores],
+                   inputs=[documents, scores, *([thresholds] if thresholds is not None else [])],
                    outputs=[out_dir / KEPT, out_dir / DROPPED, out_dir / COUNTS], counts=counts,
                    started_at=started)
     print(f"select {documents}: {counts}")
     return counts
+
+
+def ccnet_buckets(perplexity: np.ndarray, corpus: dict | None) -> dict[str, int]:
+    """How many of a shard's documents fall in cc_net's head, middle and tail (by the corpus's perplexity
+    percentiles; a document without a finite perplexity is in none)."""
+    if corpus is None or "head_max" not in corpus["values"].get("kenlm_ppl", {}):
+        raise HaganeError("the ccnet preset's buckets need the corpus thresholds (select --thresholds)")
+    cut = corpus["values"]["kenlm_ppl"]
+    finite = perplexity[np.isfinite(perplexity)]
+    head = int((finite <= cut["head_max"]).sum())
+    middle = int((finite <= cut["middle_max"]).sum()) - head
+    return {"head": head, "middle": middle, "tail": len(finite) - head - middle}

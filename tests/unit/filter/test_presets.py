@@ -8,7 +8,7 @@ from hagane.config import stage_config
 from hagane.errors import HaganeError
 from hagane.filter.heuristics import heuristic_scores
 from hagane.filter.presets import PRESETS, resolve
-from hagane.filter.select import drop_reason, rules
+from hagane.filter.select import bounds_in_force, drop_reason, rules
 
 # Each preset's rules in the order they are checked, with the reason each gives (hand-written: the
 # table below is the contract, the presets module must match it).
@@ -37,9 +37,13 @@ EXPECTED = {
                  ("lz4_ratio", "min", 0.50, "lz4_ratio_low"), ("lz4_ratio", "max", 0.75, "lz4_ratio_high"),
                  ("url_char_ratio", "max", 0.4, "url_char_ratio_high")],
     "fineweb2_ja": [("duplicate_line_ratio", "max", 0.328, "duplicate_lines_high")],
-    "ccnet": [],
+    "ccnet": [("kenlm_ppl", "max", 800.0, "kenlm_ppl_high")],  # the 60th percentile, from CORPUS
     "none": [],
 }
+# What the thresholds step would write for a corpus whose perplexity has these percentiles.
+CORPUS = {"documents": 10, "values": {"kenlm_ppl": {"finite_documents": 10, "max_percentile": 60, "max": 800.0,
+                                                    "head_max_percentile": 30, "head_max": 500.0,
+                                                    "middle_max_percentile": 60, "middle_max": 800.0}}}
 
 
 def select(preset, **overrides):
@@ -49,7 +53,7 @@ def select(preset, **overrides):
 def passing_scores(preset):
     """Scores strictly inside every bound of the preset."""
     scores = {"language": "ja", "language_score": 0.99}
-    for metric, bounds in resolve(preset, {}).items():
+    for metric, bounds in bounds_in_force(select(preset), CORPUS).items():
         lo, hi = bounds.get("min"), bounds.get("max")
         scores[metric] = (lo + hi) / 2 if lo is not None and hi is not None else (lo * 1.5 if lo is not None else hi / 2)
     return scores
@@ -57,7 +61,7 @@ def passing_scores(preset):
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_each_bound_of_each_preset_and_its_reason(preset):
-    active = rules(select(preset))
+    active = rules(select(preset), CORPUS)
     assert [rule.reason for rule in active[2:]] == [e[3] for e in EXPECTED[preset]]
     good = passing_scores(preset)
     assert drop_reason(good, active) is None
@@ -71,7 +75,7 @@ def test_language_score_follows_the_preset_unless_set():
     good = passing_scores("fineweb2_ja")
     assert drop_reason({**good, "language_score": 0.88}, rules(select("fineweb2_ja"))) == "lang_score_low"
     assert drop_reason({**good, "language_score": 0.886}, rules(select("fineweb2_ja"))) is None
-    assert drop_reason({**good, "language_score": 0.88}, rules(select("ccnet"))) is None
+    assert drop_reason({**good, "language_score": 0.88, "kenlm_ppl": 700.0}, rules(select("ccnet"), CORPUS)) is None
     assert drop_reason({**good, "language_score": 0.6}, rules(select("fineweb2_ja", min_language_score=0.5))) is None
 
 
@@ -82,6 +86,27 @@ def test_config_thresholds_add_override_and_remove_bounds():
     assert bounds["mean_sentence_chars"] == {"min": 20, "max": 90}  # untouched
     with pytest.raises(HaganeError, match="invalid configuration in test"):
         select("swallow_v1", thresholds={"hiragana": {"min": 0.1}})
+
+
+def test_a_percentile_fills_its_side_like_an_absolute_bound():
+    # A percentile replaces the preset's absolute bound on its side and keeps the other side.
+    bounds = resolve("swallow_v1", {"mean_sentence_chars": {"max_percentile": 95}})
+    assert bounds["mean_sentence_chars"] == {"min": 20, "max_percentile": 95}
+    # An absolute bound replaces a preset's percentile; null removes it.
+    assert resolve("ccnet", {"kenlm_ppl": {"max": 1500}})["kenlm_ppl"] == {"max": 1500}
+    assert "kenlm_ppl" not in resolve("ccnet", {"kenlm_ppl": {"max_percentile": None}})
+    with pytest.raises(HaganeError, match="both max and max_percentile"):
+        resolve("none", {"kenlm_ppl": {"max": 1500, "max_percentile": 90}})
+    with pytest.raises(HaganeError, match="invalid configuration in test"):
+        select("none", thresholds={"kenlm_ppl": {"max_percentile": 101}})
+
+
+def test_a_percentile_bound_needs_the_corpus_thresholds_and_fresh_ones():
+    with pytest.raises(HaganeError, match="percentile of the whole corpus"):
+        rules(select("ccnet"))
+    stale = {"values": {"kenlm_ppl": {**CORPUS["values"]["kenlm_ppl"], "max_percentile": 50}}}
+    with pytest.raises(HaganeError, match="stale"):
+        rules(select("ccnet"), stale)
 
 
 # Hand-made documents, scored for real, on either side of Swallow's thresholds.
