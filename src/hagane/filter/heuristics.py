@@ -34,7 +34,7 @@ for _first, _last in ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F)):
     _CHAR_CLASS[_first:_last + 1] = _KANJI
 _CHAR_CLASS[[ord(c) for c in "々〇〻"]] = _KANJI
 _CHAR_CLASS[[ord(c) for c in "、。，．！？"]] = _JA_PUNCT
-_SENTENCE = re.compile(r"[^。．！？!?]+[。．！？!?]?")
+_SENTENCE = re.compile(r"[^。．！？!?\n]+[。．！？!?]?")  # never across a line break
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'、。「」]+|www\.[^\s<>\"'、。「」]+")
 # NFKC has turned … into "...": both spellings end a teaser sentence.
 _ELLIPSIS_ENDINGS = ("・", "…", "...")
@@ -77,66 +77,78 @@ def duplicate_line_ratio(text: str) -> float:
 
 
 # Documents are measured in batches, so that the vector operations below run once per batch rather than
-# once per document (their fixed cost per call dominates at a few hundred characters). Every character
-# n-gram gets a 64-bit key: its document's place in the batch (top 6 bits), its size (4 bits), and a
-# polynomial hash of its code points (low 54 bits, where the last character's code enters unmultiplied).
-# One sort of all keys of a batch groups them by document, then size, then n-gram, so every count below
-# is a reduction over sorted runs. A document's statistics do not depend on its batch: only keys within
-# one document and size are compared. Two different n-grams of a document share a hash with probability
-# about m²/2⁵⁵ for m n-grams of one size (10,000 characters: ~3e-9), and a shared hash moves a share by
-# one n-gram's worth at most.
+# once per document (their fixed cost per call dominates at a few hundred characters).
+#
+# n-grams are counted size by size, each size with one sort of the whole batch's n-grams. An n-gram's key
+# is its document's place in the batch (top 6 bits) and a polynomial hash of its code points (low 58 bits,
+# where the last character's code enters unmultiplied), so a sort groups the keys by document, then by
+# n-gram. Only n-grams whose first n-1 characters occur more than once in their document can occur more
+# than once themselves, so each size sorts only those (a third of the positions for 3-grams in Japanese
+# prose, a tenth for 10-grams); every other position is an n-gram of its own. A document's statistics do
+# not depend on its batch. Two different n-grams of a document share a hash with probability about
+# m²/2⁵⁹ for m n-grams of one size (10,000 characters: ~2e-10), and a shared hash moves a share by one
+# n-gram's worth at most.
 BATCH_DOCUMENTS = 64
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
-_DOC_SHIFT, _SIZE_SHIFT = np.uint64(58), np.uint64(54)
-_HASH_MASK = np.uint64((1 << 54) - 1)
-_GROUP_SIZES = 16  # (document, size) groups per document in the key's top 10 bits
+_DOC_SHIFT = np.uint64(58)
+_HASH_MASK = np.uint64((1 << 58) - 1)
 NGRAM_SIZES = range(min(TOP_NGRAM_SIZES), max(DUPLICATE_NGRAM_SIZES) + 1)
 
 
 class _Batch:
-    """Character classes and n-gram counts of up to BATCH_DOCUMENTS texts, with one vector pass each."""
+    """Character classes and n-gram counts of up to BATCH_DOCUMENTS texts, a few vector passes each.
+
+    classes[i, c]: characters of class c (_OTHER, _SPACE, _HIRAGANA, …) in document i; for each n-gram
+    size n: distinct[i, n] distinct n-grams, repeated[i, n] distinct n-grams occurring more than once,
+    top[i, n] occurrences of the most frequent one.
+    """
 
     def __init__(self, texts: list[str], sizes: range = NGRAM_SIZES):
-        assert len(texts) <= BATCH_DOCUMENTS and 2 <= sizes.start and sizes.stop <= _GROUP_SIZES
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        assert len(texts) <= BATCH_DOCUMENTS and 2 <= sizes.start
+        n_docs = len(texts)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
         codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-        document = np.repeat(np.arange(len(texts)), lengths)
-        # (documents, classes): how many characters of each class (_OTHER, _SPACE, _HIRAGANA, …) each has.
+        document = np.repeat(np.arange(n_docs), lengths)
         self.classes = np.bincount(document * len(_CLASSES) + _CHAR_CLASS[codes],
-                                   minlength=len(texts) * len(_CLASSES)).reshape(len(texts), len(_CLASSES))
+                                   minlength=n_docs * len(_CLASSES)).reshape(n_docs, len(_CLASSES))
         self.lengths = lengths
-        # One key per position and size; positions where an n-gram would run past its document's end
-        # get key 0 (group 0, "size 0"), which no statistic reads.
-        ends = np.cumsum(lengths)
-        tags = document.astype(np.uint64) << _DOC_SHIFT
+        self.distinct, self.repeated, self.top = (np.zeros((n_docs, sizes.stop), dtype=np.int64) for _ in range(3))
         wide = codes.astype(np.uint64)
-        keys = np.empty(sum(max(0, len(codes) - n + 1) for n in sizes), dtype=np.uint64)
-        current, filled = wide.copy(), 0
+        doc_end = np.cumsum(lengths)[document]  # for each position, where its document ends
+        tags = document.astype(np.uint64) << _DOC_SHIFT
+        # The candidates: positions whose n-gram may repeat (at first every 2-gram inside its document),
+        # with the hash of that n-gram.
+        position = np.flatnonzero(np.arange(len(codes)) + 2 <= doc_end)
         with np.errstate(over="ignore"):  # wrapping around 2⁶⁴ is the hash
-            for n in range(2, sizes.stop):
-                current = current[:-1]  # the (n-1)-gram hashes become the n-gram hashes in place
-                current *= _HASH_BASE
-                current += wide[n - 1:]
-                if n in sizes:
-                    part = keys[filled:filled + len(current)]
-                    np.bitwise_and(current, _HASH_MASK, out=part)
-                    part |= tags[:len(current)]
-                    part |= np.uint64(n) << _SIZE_SHIFT
-                    crossing = (ends[:, None] - np.arange(1, n)).ravel()  # the last n-1 starts of each document
-                    part[crossing[(crossing >= 0) & (crossing < len(part))]] = 0
-                    filled += len(current)
-        keys.sort()
-        runs = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else np.empty(0, np.int64)
-        occurrences = np.diff(np.append(runs, len(keys)))
-        group = (keys[runs] >> _SIZE_SHIFT).astype(np.int64)  # document × 16 + size, ascending
-        n_groups = len(texts) * _GROUP_SIZES
-        self.distinct = np.bincount(group, minlength=n_groups).reshape(len(texts), _GROUP_SIZES)
-        self.repeated = np.bincount(group[occurrences > 1], minlength=n_groups).reshape(len(texts), _GROUP_SIZES)
-        self.top = np.zeros(n_groups, dtype=np.int64)
-        if len(group):
-            firsts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-            self.top[group[firsts]] = np.maximum.reduceat(occurrences, firsts)
-        self.top = self.top.reshape(len(texts), _GROUP_SIZES)
+            hashes = wide[position] * _HASH_BASE + wide[position + 1]
+        for n in range(2, sizes.stop):
+            inside = np.maximum(lengths - n + 1, 0)  # n-grams per document
+            alone = inside - np.bincount(document[position], minlength=n_docs)  # n-grams sure to be unique
+            keys = (hashes & _HASH_MASK) | tags[position]
+            order = np.argsort(keys)
+            ordered = keys[order]
+            first = np.empty(len(ordered), dtype=bool)
+            first[:1] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+            runs = np.flatnonzero(first)
+            occurrences = np.diff(np.append(runs, len(ordered)))
+            run_doc = (ordered[runs] >> _DOC_SHIFT).astype(np.int64)  # ascending
+            many = occurrences > 1
+            self.distinct[:, n] = alone + np.bincount(run_doc, minlength=n_docs)
+            self.repeated[:, n] = np.bincount(run_doc[many], minlength=n_docs)
+            self.top[:, n] = inside > 0  # a document with any n-gram has one occurring at least once
+            if len(runs):
+                firsts = np.flatnonzero(np.concatenate(([True], run_doc[1:] != run_doc[:-1])))
+                np.maximum.at(self.top[:, n], run_doc[firsts], np.maximum.reduceat(occurrences, firsts))
+            if n + 1 == sizes.stop:
+                break
+            # The next size's candidates: repeated n-grams with room for one more character.
+            repeats = np.empty(len(ordered), dtype=bool)
+            repeats[order] = np.repeat(many, occurrences)
+            keep = repeats & (position + n + 1 <= doc_end[position])
+            position = position[keep]
+            with np.errstate(over="ignore"):
+                hashes = hashes[keep] * _HASH_BASE + wide[position + n]
 
     def top_share(self, i: int, n: int) -> float:
         """The most frequent n-gram's share of all n-gram occurrences of document i."""
@@ -188,8 +200,8 @@ def _document_scores(text: str, batch: _Batch, i: int) -> dict:
     dense_len = len(text) - classes[_SPACE]
     hiragana, katakana = classes[_HIRAGANA], classes[_KATAKANA]
     japanese = hiragana + katakana + classes[_KANJI] + classes[_JA_PUNCT]
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    sentences = [s.strip() for line in lines for s in _SENTENCE.findall(line) if s.strip()]
+    lines = [line for line in map(str.strip, text.split("\n")) if line]
+    sentences = [sentence for sentence in map(str.strip, _SENTENCE.findall(text)) if sentence]
     line_dup, line_dup_chars = duplicates(lines)
     sentence_dup, sentence_dup_chars = duplicates(sentences)
     zlib_ratio, lz4_ratio = compression_ratios(text)

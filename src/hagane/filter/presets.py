@@ -94,7 +94,8 @@ def resolve(preset: str, thresholds: dict[str, Bounds]) -> dict[str, Bounds]:
                 continue  # the preset's bound on this side stands
             chosen = {key: bounds[key] for key in keys if bounds.get(key) is not None}
             if len(chosen) > 1:
-                raise HaganeError(f"filter.select.thresholds.{metric}: both {' and '.join(chosen)}; give one")
+                raise HaganeError(f"filter.select.thresholds.{metric}: both {' and '.join(chosen)}; give one and "
+                                  "set the other to null (a --configfile is merged into the base config key by key)")
             metric_bounds = merged.setdefault(metric, {})
             for key in keys:  # null, or either kind of bound, replaces the preset's bound on this side
                 metric_bounds.pop(key, None)
