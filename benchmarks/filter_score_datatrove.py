@@ -4,8 +4,8 @@
     floor  JsonlReader → JsonlWriter
     chain  JsonlReader → GopherRepetitionFilter → GopherQualityFilter → FineWebQualityFilter → JsonlWriter
 
-The chain is configured as FineWeb-2 configured it for Japanese (huggingface/fineweb-2, configs/jpn_Jpan.yml:
-thresholds and stop words below), with `language="jpn"`, which makes datatrove split words with spaCy's
+The chain is configured as FineWeb-2 configured it for Japanese (huggingface/fineweb-2, configs/jpn_Jpan.yml
+at commit baedee4: thresholds and stop words below; DESIGN.md quotes an earlier version's values), with `language="jpn"`, which makes datatrove split words with spaCy's
 Japanese tokenizer over SudachiPy. One task, one worker: one core. Prints one JSON line: documents, kept,
 CPU seconds of the pipeline run (imports and the Sudachi dictionary load are outside: the tokenizer is
 built and used once before the clock starts), and the count per drop reason.
