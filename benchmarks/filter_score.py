@@ -158,7 +158,7 @@ def train_models(corpus: Path) -> None:
     from hagane.filter.quality import train_quality
 
     stamp = WORK / "models.stamp"
-    key = f"{corpus.stat().st_size} {corpus.stat().st_mtime_ns}"
+    key = f"{corpus.stat().st_size} {corpus.stat().st_mtime_ns} segmenter.json"  # retrain when the layout changes
     if stamp.is_file() and stamp.read_text() == key:
         return
     docs = list(read_jsonl_zst(corpus))

@@ -6,8 +6,10 @@ rule train_kenlm:
     input:
         docs=lambda w: collected_documents(KENLM_SOURCES),
     output:
-        spm="results/filter/kenlm/spm.model",
+        # With SentencePiece units the directory also holds spm.model (in the manifest, not declared: Sudachi
+        # units have none).
         lm="results/filter/kenlm/lm.binary",
+        segmenter="results/filter/kenlm/segmenter.json",
         manifest="results/filter/kenlm/_manifest.json",
     log:
         "logs/filter/kenlm.log",

@@ -75,6 +75,8 @@ class KenLMConfig:
     order: int
     vocab_size: int
     seed: int
+    tokenizer: str = "sentencepiece"  # or "sudachi"
+    sudachi_mode: str = "C"
 
 
 @dataclasses.dataclass(frozen=True)

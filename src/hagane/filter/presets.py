@@ -67,7 +67,8 @@ PRESETS: dict[str, dict] = {
 MISSING: dict[str, list[str]] = {
     "llmjp_v1": ["keep only lines with kana; strip URLs and ASCII runs of 100+ (text changes, not filters)",
                  "LLM-jp's NG-word lists and bounds (not shipped; filter.score.ng_words scores any list)"],
-    "llmjp_v2": ["KenLM perplexity on Sudachi tokens within 7 … 5e5"],
+    "llmjp_v2": ["KenLM perplexity on Sudachi tokens within 7 … 5e5: not in the preset, since it needs a model of "
+                 "your reference; add it with filter.kenlm.tokenizer: sudachi and kenlm_ppl {min: 7, max: 500000}"],
     "fineweb2_ja": ["top 2/3/4-gram ≤ 0.239/0.196/0.172 and duplicate 5…10-gram ≤ 0.243…0.159: Gopher's "
                     "rules over words, which need a Japanese word tokenizer (not yet)"],
 }

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from hagane.config import ScoreConfig
 from hagane.filter.heuristics import BATCH_DOCUMENTS, METRICS, heuristic_scores_batch
 from hagane.filter.langid import LanguageIdentifier
-from hagane.filter.lm import LM_BINARY, SPM_MODEL, PerplexityScorer
+from hagane.filter.lm import PerplexityScorer, model_files
 from hagane.filter.ngwords import COLUMNS as NG_COLUMNS
 from hagane.filter.ngwords import NgWordCounter
 from hagane.filter.quality import MODEL as QUALITY_MODEL
@@ -56,7 +56,7 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path, kenlm_dir: Pat
     frame = pd.DataFrame(rows, columns=columns)
     with atomic_path(out_dir / SCORES) as tmp:
         frame.to_parquet(tmp, index=False)
-    model_inputs = [kenlm_dir / SPM_MODEL, kenlm_dir / LM_BINARY] if kenlm_dir is not None else []
+    model_inputs = model_files(kenlm_dir) if kenlm_dir is not None else []
     model_inputs += [quality_dir / QUALITY_MODEL] if quality_dir is not None else []
     model_inputs += ng_lists
     write_manifest(out_dir, stage="filter.score", config={"score": vars(cfg)}, inputs=[documents, *model_inputs],

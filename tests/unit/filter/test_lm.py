@@ -1,5 +1,6 @@
 """The KenLM perplexity scorer, trained for real with lmplz on the shipped SKK manual."""
 
+import json
 import math
 
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 from conftest import EN_PARAGRAPH, JA_PARAGRAPHS, REPO
 from hagane.config import stage_config
 from hagane.errors import HaganeError
-from hagane.filter.lm import LM_BINARY, SPM_MODEL, PerplexityScorer, train_kenlm
+from hagane.filter.lm import LM_BINARY, SEGMENTER, SPM_MODEL, PerplexityScorer, model_files, train_kenlm
 from hagane.filter.score import SCORES, score_shard
 from hagane.filter.select import select_shard
 from hagane.io import write_jsonl_zst
@@ -24,14 +25,32 @@ def model(tmp_path_factory):
     write_jsonl_zst(root / "ref.jsonl.zst", [{"id": str(i), "text": b} for i, b in enumerate(blocks) if b.strip()])
     counts = train_kenlm(CFG.kenlm, [root / "ref.jsonl.zst"], root / "a")
     train_kenlm(CFG.kenlm, [root / "ref.jsonl.zst"], root / "b")
+    sudachi = stage_config("filter", {"kenlm": {"reference_sources": ["skk"], "order": 4, "tokenizer": "sudachi",
+                                                "sudachi_mode": "A"}}, origin="test").kenlm
+    train_kenlm(sudachi, [root / "ref.jsonl.zst"], root / "sudachi")
     return root, counts
 
 
 def test_training_is_deterministic(model):
     root, counts = model
     assert counts["reference_paragraphs"] > 500
-    for name in (SPM_MODEL, LM_BINARY):
+    for name in (SPM_MODEL, LM_BINARY, SEGMENTER):
         assert (root / "a" / name).read_bytes() == (root / "b" / name).read_bytes(), name
+
+
+def test_sudachi_words_as_units(model):
+    root = model[0]
+    spec = json.loads((root / "sudachi" / SEGMENTER).read_text())
+    assert spec["tokenizer"] == "sudachi" and spec["mode"] == "A" and spec["sudachidict_core"]
+    assert model_files(root / "sudachi") == [root / "sudachi" / LM_BINARY, root / "sudachi" / SEGMENTER]
+    scorer = PerplexityScorer(root / "sudachi")
+    assert scorer.segment("辞書を引く") == ["辞書", "を", "引く"]
+    skk_like = "SKK では、かなを入力してから変換キーを押すと漢字に変換されます。"
+    shuffled = "".join(sorted(skk_like))
+    assert scorer(skk_like)[0] < scorer(JA_PARAGRAPHS[1])[0] < scorer(shuffled)[0]
+    # A paragraph longer than Sudachi's input limit is analysed in pieces, not refused.
+    long_paragraph = JA_PARAGRAPHS[1] * 400
+    assert len(long_paragraph.encode()) > 100_000 and math.isfinite(scorer(long_paragraph)[0])
 
 
 def test_in_domain_text_has_lower_perplexity_than_other_text(model):
