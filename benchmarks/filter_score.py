@@ -158,7 +158,7 @@ def train_models(corpus: Path) -> None:
     from hagane.filter.quality import train_quality
 
     stamp = WORK / "models.stamp"
-    key = f"{corpus.stat().st_size} {corpus.stat().st_mtime_ns} segmenter.json"  # retrain when the layout changes
+    key = f"{corpus.stat().st_size} {corpus.stat().st_mtime_ns} segmenter.json buckets"  # retrain when the models change
     if stamp.is_file() and stamp.read_text() == key:
         return
     docs = list(read_jsonl_zst(corpus))
@@ -168,7 +168,7 @@ def train_models(corpus: Path) -> None:
     train_kenlm(KenLMConfig(reference_sources=("manuals",), order=5, vocab_size=8000, seed=1), [reference],
                 WORK / "kenlm")
     train_quality(QualityConfig(reference_sources=("manuals",), max_examples_per_class=2000, epochs=20, lr=0.5,
-                                dim=64, word_ngrams=2, seed=1), [reference], [other], WORK / "quality")
+                                dim=64, word_ngrams=2, buckets=200000, seed=1), [reference], [other], WORK / "quality")
     stamp.write_text(key)
 
 

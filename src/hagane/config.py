@@ -88,6 +88,7 @@ class QualityConfig:
     dim: int
     word_ngrams: int
     seed: int
+    buckets: int = 200000
 
 
 @dataclasses.dataclass(frozen=True)

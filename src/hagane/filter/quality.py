@@ -64,8 +64,8 @@ def train_quality(cfg: QualityConfig, positives: list[Path], negatives: list[Pat
             for label, text in sample:
                 f.write(f"{label} {as_tokens(text)}\n")
         model = fasttext.train_supervised(input=str(train_file), epoch=cfg.epochs, lr=cfg.lr, dim=cfg.dim,
-                                          wordNgrams=cfg.word_ngrams, minCount=1, thread=1, seed=cfg.seed,
-                                          verbose=0)
+                                          wordNgrams=cfg.word_ngrams, bucket=cfg.buckets, minCount=1, thread=1,
+                                          seed=cfg.seed, verbose=0)
         with atomic_path(out_dir / MODEL) as tmp_model:
             model.save_model(str(tmp_model))
     counts = {"examples_per_class": n, "reference_sampled": len(pos), "other_sampled": len(neg)}
