@@ -28,5 +28,5 @@ class LanguageIdentifier:
 
     def __call__(self, text: str) -> tuple[str, float]:
         # fastText predicts one line at a time: newlines would end the input early.
-        labels, probs = self.model.predict(" ".join(text.split("\n")), k=1)
+        labels, probs = self.model.predict(text.replace("\n", " "), k=1)
         return labels[0].removeprefix("__label__"), float(min(probs[0], 1.0))
