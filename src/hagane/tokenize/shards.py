@@ -34,15 +34,17 @@ def write_token_shard(prefix: Path, docs: list[tuple[str, list[int], str]], *, v
                       eos_id: int) -> dict:
     """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without BOS/EOS, text) triples."""
     dtype = token_dtype(vocab_size)
-    offsets, lengths = [], []
-    offset = 0
+    lengths = np.fromiter((len(ids) + 2 for _, ids, _ in docs), dtype=np.int64, count=len(docs))
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(docs) else np.empty(0, np.int64)
+    # All documents in one buffer, each list of ids converted by NumPy in one go, and one write.
+    tokens = np.empty(int(lengths.sum()), dtype=dtype)
+    for (_, ids, _), start, length in zip(docs, offsets.tolist(), lengths.tolist()):
+        tokens[start] = bos_id
+        tokens[start + 1:start + length - 1] = ids
+        tokens[start + length - 1] = eos_id
     with atomic_path(prefix.with_suffix(".bin")) as tmp, open(tmp, "wb") as f:
-        for _, ids, _ in docs:
-            arr = np.asarray([bos_id, *ids, eos_id], dtype=dtype)
-            f.write(arr.tobytes())
-            offsets.append(offset)
-            lengths.append(len(arr))
-            offset += len(arr)
+        f.write(tokens.tobytes())
+    offset = len(tokens)
     table = pa.table({
         "doc_id": [d[0] for d in docs],
         "offset": pa.array(offsets, pa.int64()),

@@ -1,0 +1,193 @@
+"""Benchmark: tokenisation to training shards, Hagane's tokenize stage against SentencePiece's own batch
+encode (the limit), in tokens per CPU second (per core), on Debian's Japanese documentation
+(benchmarks/corpus_debian_ja.py), written out COPIES times as one shard (about 21 MB of text at 4).
+
+The tokenizer is trained once (not timed) with the demo's settings (config/config.yaml: BPE, 8,000 pieces,
+byte fallback, digits split, pieces of at most 16 characters) on the corpus itself. Each row is its own
+process:
+
+- limit: `SentencePieceProcessor.encode(texts, num_threads=1)` over the texts already in memory — what
+  any tool that uses SentencePiece pays at least;
+- Hagane, 1 process: the tokenize stage itself (`tokenize_shard`, num_threads 1): read and parse the
+  shard, encode, split train/validation by document hash, write both token shards, their indexes and the
+  manifest (hashing the input and the tokenizer);
+- scaling: the corpus as two shards, tokenized by 1 process one after the other, then by 2 processes at
+  once (two cluster jobs, as Snakemake runs them), wall time — the machine has 2 cores.
+
+    .venv/bin/python benchmarks/tokenize_encode.py              # about 3 minutes
+    .venv/bin/python benchmarks/tokenize_encode.py --copies 8
+
+Writes benchmarks/tokenize_encode.results.{json,md}. Run it while nothing else is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, Watch, cpu_seconds, git_revision, load_average, machine
+from corpus_debian_ja import build as build_corpus
+
+sys.path.insert(0, str(ROOT / "src"))
+from hagane.io import read_jsonl_zst, write_jsonl_zst  # noqa: E402
+
+HERE = Path(__file__).parent
+RESULTS_JSON, RESULTS_MD = HERE / "tokenize_encode.results.json", HERE / "tokenize_encode.results.md"
+WORK = ROOT / ".build" / "bench-tokenize"
+GOAL = 0.90  # of the limit, per core (issue 5)
+ONE_CORE = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+# ------------------------------------------------------------------------------ rows (in a subprocess)
+
+def row_limit(shard: Path, out: Path) -> dict:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(WORK / "spm.model"))
+    texts = [doc["text"] for doc in read_jsonl_zst(shard)]
+    started = cpu_seconds()
+    ids = sp.encode(texts, num_threads=1)
+    spent = cpu_seconds() - started
+    return {"documents": len(texts), "tokens": sum(map(len, ids)), "cpu_s": spent}
+
+
+def row_hagane(shard: Path, out: Path) -> dict:
+    from hagane.config import SplitConfig, TokenizeConfig
+    from hagane.tokenize.encode import tokenize_shard
+
+    started = cpu_seconds()
+    counts = tokenize_shard(TokenizeConfig(num_threads=1), SplitConfig(validation_fraction=0.05, salt="hagane-split-v1"),
+                            shard, WORK / "spm.model", out)
+    spent = cpu_seconds() - started
+    # Tokens of the documents' text, BOS and EOS left out, to compare with the limit's count.
+    tokens = sum(c["tokens"] - 2 * c["documents"] for c in counts.values())
+    return {"documents": sum(c["documents"] for c in counts.values()), "tokens": tokens, "cpu_s": spent}
+
+
+ROWS = {"limit": row_limit, "hagane": row_hagane}
+
+
+# --------------------------------------------------------------------------------------- orchestration
+
+def prepare(copies: int) -> tuple[Path, list[Path]]:
+    """The corpus `copies` times as one shard and as two halves; the tokenizer, trained once."""
+    import sentencepiece as spm
+
+    source = build_corpus()
+    WORK.mkdir(parents=True, exist_ok=True)
+    docs = list(read_jsonl_zst(source))
+    copied = [{**d, "id": f"{d['id']}#{k}"} for k in range(copies) for d in docs]
+    whole = WORK / f"x{copies}.jsonl.zst"
+    halves = [WORK / f"x{copies}-half{h}.jsonl.zst" for h in (0, 1)]
+    if not whole.is_file():
+        write_jsonl_zst(whole, copied)
+        for h, path in enumerate(halves):
+            write_jsonl_zst(path, copied[h::2])
+    if not (WORK / "spm.model").is_file():
+        lines = WORK / "train.txt"
+        lines.write_text("\n".join(line for d in docs for line in d["text"].split("\n") if line.strip()) + "\n")
+        spm.SentencePieceTrainer.train(input=str(lines), model_prefix=str(WORK / "spm"), model_type="bpe",
+                                       vocab_size=8000, character_coverage=0.9995, byte_fallback=True,
+                                       split_digits=True, max_sentencepiece_length=16, num_threads=2,
+                                       minloglevel=2)
+    return whole, halves
+
+
+def run_row(name: str, shard: Path) -> dict:
+    out = WORK / "out" / f"{name}-{shard.stem}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    command = [sys.executable, __file__, "--row", name, "--shard", str(shard), "--out", str(out)]
+    with Watch() as watch:
+        proc = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **ONE_CORE})
+    if proc.returncode != 0:
+        sys.exit(f"error: row {name!r} failed:\n{proc.stderr[-3000:]}")
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"row": name, **figures, "tokens_per_core_s": round(figures["tokens"] / figures["cpu_s"]),
+            "cpu_s": round(figures["cpu_s"], 2), "process_wall_s": round(watch.wall_s, 2),
+            "others_cores": watch.others_cores}
+
+
+def scaling(halves: list[Path]) -> dict:
+    """Both halves through Hagane's stage: one process after the other, then two processes at once."""
+    result = {}
+    for label, parallel in (("1 process", False), ("2 processes", True)):
+        outs = [WORK / "out" / f"scale-{label[0]}-{h}" for h in range(2)]
+        for out in outs:
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+        commands = [[sys.executable, __file__, "--row", "hagane", "--shard", str(half), "--out", str(out)]
+                    for half, out in zip(halves, outs)]
+        started = time.perf_counter()
+        if parallel:
+            procs = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env={**os.environ, **ONE_CORE})
+                     for c in commands]
+            outputs = [p.communicate()[0] for p in procs]
+        else:
+            outputs = [subprocess.run(c, capture_output=True, text=True, env={**os.environ, **ONE_CORE},
+                                      check=True).stdout for c in commands]
+        wall = time.perf_counter() - started
+        tokens = sum(json.loads(o.strip().splitlines()[-1])["tokens"] for o in outputs)
+        result[label] = {"wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall)}
+    result["speedup"] = round(result["2 processes"]["tokens_per_s"] / result["1 process"]["tokens_per_s"], 2)
+    return result
+
+
+def markdown(result: dict) -> str:
+    limit, hagane = result["rows"]["limit"], result["rows"]["hagane"]
+    share = hagane["tokens_per_core_s"] / limit["tokens_per_core_s"]
+    s = result["scaling"]
+    return "\n".join([
+        f"# Tokenisation: Hagane's tokenize stage vs SentencePiece's batch encode ({result['date']}, {result['git']})", "",
+        f"Corpus: Debian's Japanese documentation × {result['copies']} ({limit['documents']:,} documents, "
+        f"{limit['tokens']:,} tokens) as one shard; BPE, 8,000 pieces (the demo's settings). Machine: "
+        f"{result['machine']['cpu_model']}, load before: {result['load_before']}. Fastest of {result['rounds']} "
+        "interleaved rounds.", "",
+        "| row | tokens/s per core | CPU s | share of the limit | others' cores |", "|---|---|---|---|---|",
+        f"| SentencePiece encode, texts in memory (the limit) | {limit['tokens_per_core_s']:,} | {limit['cpu_s']} | 100 % | "
+        f"{limit['others_cores']} |",
+        f"| Hagane tokenize stage, end to end | {hagane['tokens_per_core_s']:,} | {hagane['cpu_s']} | {share:.1%} "
+        f"(goal {GOAL:.0%}: {'met' if share >= GOAL else 'not met'}) | {hagane['others_cores']} |", "",
+        f"Scaling, the corpus as two shards through the stage: 1 process after the other "
+        f"{s['1 process']['wall_s']} s ({s['1 process']['tokens_per_s']:,} tokens/s), 2 processes at once "
+        f"{s['2 processes']['wall_s']} s ({s['2 processes']['tokens_per_s']:,} tokens/s): {s['speedup']}× on 2 cores.",
+        "", "Tokens exclude the BOS and EOS the stage adds around each document. 'others' cores': CPU used by "
+        "other processes during the row, per wall second (above 0.1 the row is suspect).", ""])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--row", choices=list(ROWS), help=argparse.SUPPRESS)
+    parser.add_argument("--shard", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--copies", type=int, default=4, help="the corpus this many times over")
+    parser.add_argument("--rounds", type=int, default=3, help="each row this many times, interleaved; fastest kept")
+    args = parser.parse_args()
+    if args.row:
+        print(json.dumps(ROWS[args.row](args.shard, args.out)))
+        return
+    load_before = load_average()
+    whole, halves = prepare(args.copies)
+    rows: dict[str, dict] = {}
+    for _ in range(args.rounds):  # interleaved, so a slow spell of this shared machine hits both
+        for name in ROWS:
+            row = run_row(name, whole)
+            print(json.dumps(row), flush=True)
+            if name not in rows or row["cpu_s"] < rows[name]["cpu_s"]:
+                rows[name] = row
+    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "git": git_revision(), "machine": machine(),
+              "load_before": load_before, "copies": args.copies, "rounds": args.rounds, "rows": rows,
+              "scaling": scaling(halves)}
+    RESULTS_JSON.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    RESULTS_MD.write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
