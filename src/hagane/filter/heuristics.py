@@ -58,7 +58,8 @@ SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob", "ng_word_count", "ng_word_c
 
 def hiragana_ratio(text: str) -> float:
     """Hiragana among non-whitespace characters (the demo's and LLM-jp v2's rule)."""
-    classes = _Batch([text]).classes[0].tolist()
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    classes = np.bincount(_CHAR_CLASS[codes], minlength=len(_CLASSES)).tolist()
     dense = len(text) - classes[_SPACE]
     return classes[_HIRAGANA] / dense if dense else 0.0
 

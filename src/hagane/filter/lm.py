@@ -72,8 +72,10 @@ class Segmenter:
         words = []
         for start in range(0, len(paragraph), SUDACHI_CHUNK_CHARS):
             words += [m.surface() for m in self._sudachi.tokenize(paragraph[start:start + SUDACHI_CHUNK_CHARS])]
-        # KenLM's units are separated by spaces: a word that is or holds whitespace is left out or joined.
-        return [w.replace(" ", "") for w in words if not w.isspace()]
+        # KenLM's units are separated by whitespace: whitespace inside a word is dropped, and a word of
+        # whitespace alone with it.
+        units = ["".join(word.split()) for word in words]
+        return [unit for unit in units if unit]
 
 
 def kenlm_program(name: str) -> str:
