@@ -73,6 +73,10 @@ MISSING: dict[str, list[str]] = {
                     "rules over words, which need a Japanese word tokenizer (not yet)"],
 }
 
+# Why a score column a bound names may be missing from a shard's scores (said by select and thresholds).
+SCORED_ONLY_WITH = ("kenlm_ppl is scored only with filter.kenlm.reference_sources, quality_prob only with "
+                    "filter.quality.reference_sources, ng_word_* only with filter.score.ng_words")
+
 # Drop reasons keep the names they had before presets existed; the rest are <metric>_low / <metric>_high.
 _REASONS = {("n_chars", "min"): "too_short", ("n_chars", "max"): "too_long",
             ("duplicate_line_ratio", "max"): "duplicate_lines_high"}

@@ -18,7 +18,8 @@ import pandas as pd
 
 from hagane.config import SelectConfig
 from hagane.errors import HaganeError
-from hagane.filter.presets import PRESETS, absolute_bounds, drop_reason_name, percentile_bounds, resolve
+from hagane.filter.presets import (PRESETS, SCORED_ONLY_WITH, absolute_bounds, drop_reason_name, percentile_bounds,
+                                   resolve)
 from hagane.io import read_jsonl_zst, write_json, write_jsonl_zst
 from hagane.manifest import now, write_manifest
 
@@ -98,8 +99,7 @@ def select_shard(cfg: SelectConfig, documents: Path, scores: Path, out_dir: Path
     bounded = bounds_in_force(cfg, corpus)
     if missing := [m for m in bounded if m not in table.columns]:
         raise HaganeError(f"filter.select.thresholds bound {missing[0]!r}, which {scores} does not hold: "
-                          "kenlm_ppl is scored only with filter.kenlm.reference_sources, quality_prob only with "
-                          "filter.quality.reference_sources, ng_word_* only with filter.score.ng_words")
+                          f"{SCORED_ONLY_WITH}")
     reason_of = dict(zip(table["id"], drop_reasons(table, active)))
     kept: list[dict] = []
     dropped: list[dict] = []

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from hagane.config import SelectConfig
 from hagane.errors import HaganeError
-from hagane.filter.presets import CCNET_BUCKETS, percentile_bounds, resolve
+from hagane.filter.presets import CCNET_BUCKETS, SCORED_ONLY_WITH, percentile_bounds, resolve
 from hagane.io import write_json
 from hagane.manifest import now, write_manifest
 
@@ -40,9 +40,7 @@ def corpus_thresholds(cfg: SelectConfig, scores: list[Path], out_dir: Path) -> d
     for path in scores:
         schema = pq.read_schema(path)
         if missing := [m for m in metrics if m not in schema.names]:
-            raise HaganeError(f"{path} has no {missing[0]!r} column to take a percentile of: kenlm_ppl is scored only "
-                              "with filter.kenlm.reference_sources, quality_prob only with filter.quality.reference_sources, "
-                              "ng_word_* only with filter.score.ng_words")
+            raise HaganeError(f"{path} has no {missing[0]!r} column to take a percentile of: {SCORED_ONLY_WITH}")
         table = pq.read_table(path, columns=metrics)
         documents += table.num_rows
         for metric in metrics:
