@@ -93,7 +93,7 @@ BATCH_DOCUMENTS = 64
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
 _DOC_SHIFT = np.uint64(58)
 _HASH_MASK = np.uint64((1 << 58) - 1)
-NGRAM_SIZES = range(min(TOP_NGRAM_SIZES), max(DUPLICATE_NGRAM_SIZES) + 1)
+LARGEST_NGRAM = max(DUPLICATE_NGRAM_SIZES)
 
 
 class _Batch:
@@ -104,8 +104,9 @@ class _Batch:
     top[i, n] occurrences of the most frequent one.
     """
 
-    def __init__(self, texts: list[str], sizes: range = NGRAM_SIZES):
-        assert len(texts) <= BATCH_DOCUMENTS and 2 <= sizes.start
+    def __init__(self, texts: list[str], largest: int = LARGEST_NGRAM):
+        """Counts n-grams of every size from 2 to `largest` (each size's candidates come from the one before)."""
+        assert len(texts) <= BATCH_DOCUMENTS and largest >= 2
         n_docs = len(texts)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
         codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
@@ -113,7 +114,7 @@ class _Batch:
         self.classes = np.bincount(document * len(_CLASSES) + _CHAR_CLASS[codes],
                                    minlength=n_docs * len(_CLASSES)).reshape(n_docs, len(_CLASSES))
         self.lengths = lengths
-        self.distinct, self.repeated, self.top = (np.zeros((n_docs, sizes.stop), dtype=np.int64) for _ in range(3))
+        self.distinct, self.repeated, self.top = (np.zeros((n_docs, largest + 1), dtype=np.int64) for _ in range(3))
         wide = codes.astype(np.uint64)
         doc_end = np.cumsum(lengths)[document]  # for each position, where its document ends
         tags = document.astype(np.uint64) << _DOC_SHIFT
@@ -122,7 +123,7 @@ class _Batch:
         position = np.flatnonzero(np.arange(len(codes)) + 2 <= doc_end)
         with np.errstate(over="ignore"):  # wrapping around 2⁶⁴ is the hash
             hashes = wide[position] * _HASH_BASE + wide[position + 1]
-        for n in range(2, sizes.stop):
+        for n in range(2, largest + 1):
             inside = np.maximum(lengths - n + 1, 0)  # n-grams per document
             alone = inside - np.bincount(document[position], minlength=n_docs)  # n-grams sure to be unique
             keys = (hashes & _HASH_MASK) | tags[position]
@@ -141,7 +142,7 @@ class _Batch:
             if len(runs):
                 firsts = np.flatnonzero(np.concatenate(([True], run_doc[1:] != run_doc[:-1])))
                 np.maximum.at(self.top[:, n], run_doc[firsts], np.maximum.reduceat(occurrences, firsts))
-            if n + 1 == sizes.stop:
+            if n == largest:
                 break
             # The next size's candidates: repeated n-grams with room for one more character.
             repeats = np.empty(len(ordered), dtype=bool)
@@ -164,12 +165,12 @@ class _Batch:
 
 def top_ngram_share(text: str, n: int) -> float:
     """The most frequent character n-gram's share of all n-gram occurrences (Swallow)."""
-    return _Batch([text], range(n, n + 1)).top_share(0, n)
+    return _Batch([text], largest=n).top_share(0, n)
 
 
 def duplicate_ngram_share(text: str, n: int) -> float:
     """Share of distinct character n-grams that occur more than once (Swallow)."""
-    return _Batch([text], range(n, n + 1)).duplicate_share(0, n)
+    return _Batch([text], largest=n).duplicate_share(0, n)
 
 
 def compression_ratios(text: str) -> tuple[float, float]:
