@@ -139,6 +139,15 @@ class TokenizerConfig:
     input_sentence_size: int
     seed: int
     num_threads: int
+    add_dummy_prefix: bool = True
+    allow_whitespace_only_pieces: bool = False
+    split_by_whitespace: bool = True
+    user_defined_symbols: tuple[str, ...] = ()
+    special_tokens: tuple[str, ...] = ()
+    reserved_tokens: int = 0
+    source_ratios: dict[str, float] | None = None
+    pretokenize: str = "none"
+    sudachi_mode: str = "C"
 
 
 @dataclasses.dataclass(frozen=True)

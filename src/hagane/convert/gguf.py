@@ -53,14 +53,17 @@ def _vocabulary(spm_model: Path):
     import gguf
     import sentencepiece as spm
 
+    from hagane.tokenizer.train import user_defined_ids
+
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    user_defined = user_defined_ids(sp)
     pieces, scores, types = [], [], []
     for i in range(sp.get_piece_size()):
         pieces.append(sp.id_to_piece(i).encode("utf-8"))
         scores.append(sp.get_score(i))
         types.append(gguf.TokenType.UNKNOWN if sp.is_unknown(i) else gguf.TokenType.CONTROL if sp.is_control(i)
                      else gguf.TokenType.BYTE if sp.is_byte(i) else gguf.TokenType.UNUSED if sp.is_unused(i)
-                     else gguf.TokenType.NORMAL)
+                     else gguf.TokenType.USER_DEFINED if i in user_defined else gguf.TokenType.NORMAL)
     return sp, pieces, scores, types
 
 

@@ -30,14 +30,12 @@ from hagane.config import KenLMConfig
 from hagane.errors import HaganeError
 from hagane.io import atomic_path, read_jsonl_zst, write_json
 from hagane.manifest import now, write_manifest
+from hagane.sudachi import versions, word_splitter
 from hagane.tokenizer.train import strip_temporary_paths
 
 SPM_MODEL, LM_BINARY, SEGMENTER = "spm.model", "lm.binary", "segmenter.json"
 # SentencePiece skips longer lines when training; the scorer still scores them.
 MAX_TRAINING_LINE_BYTES = 16384
-# Sudachi refuses inputs over about 49,000 bytes: longer paragraphs are analysed in pieces of this many
-# characters (at most 4 bytes each).
-SUDACHI_CHUNK_CHARS = 10000
 
 
 class Segmenter:
@@ -48,10 +46,7 @@ class Segmenter:
         if spec["tokenizer"] == "sentencepiece":
             self._sp = spm.SentencePieceProcessor(model_file=str(model_dir / SPM_MODEL))
         elif spec["tokenizer"] == "sudachi":
-            from sudachipy import Dictionary
-
-            # Only the surface forms are read: no other field of the dictionary is loaded.
-            self._sudachi = Dictionary(dict="core").tokenizer(mode=spec["mode"], fields=set())
+            self._words = word_splitter(spec["mode"])
         else:
             raise HaganeError(f"unknown KenLM tokenizer {spec['tokenizer']!r} in {model_dir}/{SEGMENTER}")
 
@@ -61,17 +56,12 @@ class Segmenter:
         dictionary splits differently, so the versions are part of the model)."""
         if cfg.tokenizer == "sentencepiece":
             return {"tokenizer": "sentencepiece"}
-        from importlib.metadata import version
-
-        return {"tokenizer": "sudachi", "mode": cfg.sudachi_mode, "sudachipy": version("sudachipy"),
-                "sudachidict_core": version("sudachidict_core")}
+        return {"tokenizer": "sudachi", "mode": cfg.sudachi_mode, **versions()}
 
     def __call__(self, paragraph: str) -> list[str]:
         if self.spec["tokenizer"] == "sentencepiece":
             return self._sp.encode(paragraph, out_type=str)
-        words = []
-        for start in range(0, len(paragraph), SUDACHI_CHUNK_CHARS):
-            words += [m.surface() for m in self._sudachi.tokenize(paragraph[start:start + SUDACHI_CHUNK_CHARS])]
+        words = self._words(paragraph)
         # KenLM's units are separated by whitespace: whitespace inside a word is dropped, and a word of
         # whitespace alone with it.
         units = ["".join(word.split()) for word in words]

@@ -8,6 +8,7 @@ from hagane.config import SplitConfig, TokenizerConfig
 from hagane.io import atomic_path, read_jsonl_zst, write_json
 from hagane.manifest import now, write_manifest
 from hagane.split import is_validation
+from hagane.sudachi import versions
 from hagane.tokenizer.export import export_hf_tokenizer, verify_hf_tokenizer
 from hagane.tokenizer.report import tokenizer_report
 from hagane.tokenizer.train import train_sentencepiece
@@ -31,7 +32,7 @@ def build_tokenizer(cfg: TokenizerConfig, split: SplitConfig, shards: list[Path]
     started = now()
     shards = sorted(shards)
     model = out_dir / MODEL
-    n_lines = train_sentencepiece(cfg, split, shards, model)
+    training = train_sentencepiece(cfg, split, shards, model)
     with atomic_path(out_dir / HF_DIR) as tmp:
         export_hf_tokenizer(model, tmp)
         check = verify_hf_tokenizer(model, tmp, held_out_texts(shards, split))
@@ -39,9 +40,12 @@ def build_tokenizer(cfg: TokenizerConfig, split: SplitConfig, shards: list[Path]
     report = tokenizer_report(model, held_out_documents(shards, split))
     write_json(out_dir / REPORT, report)
     overall = report["held_out"].get("all", {})
-    counts = {"training_lines": n_lines, "vocab_size": cfg.vocab_size, **check,
+    counts = {**training, "vocab_size": cfg.vocab_size, **check,
               **{k: overall[k] for k in ("characters_per_token", "bytes_per_token", "byte_fallback_rate") if k in overall}}
-    write_manifest(out_dir, stage="tokenizer", config={"tokenizer": vars(cfg), "split": vars(split)},
+    config = {"tokenizer": vars(cfg), "split": vars(split)}
+    if cfg.pretokenize == "sudachi":
+        config["sudachi"] = versions()  # another dictionary splits differently
+    write_manifest(out_dir, stage="tokenizer", config=config,
                    inputs=shards, outputs=[model, model.with_suffix(".vocab"), out_dir / HF_DIR, out_dir / VERIFY,
                                            out_dir / REPORT],
                    counts=counts, started_at=started)

@@ -1,8 +1,8 @@
 """A Hugging Face tokenizer directory built from the SentencePiece model, and the check that it agrees.
 
 The fast tokenizer is assembled with the `tokenizers` library from the SentencePiece pieces and scores,
-mirroring exactly the settings `train.py` uses (identity normalisation, a dummy prefix, kept spaces,
-byte fallback). The export is accepted only if pieces, ids and decoded text equal SentencePiece's own
+mirroring exactly the settings `train.py` uses (identity normalisation, the dummy prefix or not, kept
+spaces, byte fallback, single-character user-defined pieces, control tokens as special tokens). The export is accepted only if pieces, ids and decoded text equal SentencePiece's own
 on every held-out document.
 """
 
@@ -36,6 +36,10 @@ def _bpe_merges(sp: spm.SentencePieceProcessor, vocab: dict[str, int]) -> list[t
     return [(left, right) for *_, left, right in merges]
 
 
+def control_pieces(sp: spm.SentencePieceProcessor) -> list[str]:
+    return [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if sp.is_control(i)]
+
+
 def build_fast_tokenizer(model_file: Path) -> Tokenizer:
     sp = spm.SentencePieceProcessor(model_file=str(model_file))
     pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
@@ -51,10 +55,15 @@ def build_fast_tokenizer(model_file: Path) -> Tokenizer:
     else:
         raise HaganeError(f"{model_file}: SentencePiece model type {model_type} has no Hugging Face export")
     tok = Tokenizer(model)
-    tok.normalizer = normalizers.Sequence([normalizers.Prepend(SPACE), normalizers.Replace(" ", SPACE)])
+    dummy_prefix = proto.normalizer_spec.add_dummy_prefix
+    steps = [normalizers.Replace(" ", SPACE)]
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend(SPACE), *steps] if dummy_prefix else steps)
     tok.decoder = decoders.Sequence([decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse(),
-                                     decoders.Strip(" ", 1, 0)])
-    tok.add_special_tokens([SPECIAL_PIECES[i] for i in (UNK, BOS, EOS, PAD)])
+                                     *([decoders.Strip(" ", 1, 0)] if dummy_prefix else [])])
+    # <unk> and every control piece (<s>, </s>, <pad>, special_tokens, reserved ones) are special tokens.
+    # User-defined pieces are single characters (the schema allows no others): ordinary vocabulary
+    # entries that no merge involves, so both libraries keep them whole.
+    tok.add_special_tokens([SPECIAL_PIECES[UNK], *control_pieces(sp)])
     tok.post_processor = processors.TemplateProcessing(
         single=f"{SPECIAL_PIECES[BOS]} $A", pair=f"{SPECIAL_PIECES[BOS]} $A {SPECIAL_PIECES[BOS]} $B",
         special_tokens=[(SPECIAL_PIECES[BOS], BOS)])
@@ -65,8 +74,10 @@ def export_hf_tokenizer(model_file: Path, out_dir: Path) -> None:
     """Write a directory that `transformers.AutoTokenizer.from_pretrained` loads offline."""
     from transformers import PreTrainedTokenizerFast
 
+    sp = spm.SentencePieceProcessor(model_file=str(model_file))
+    extra = [p for p in control_pieces(sp) if p not in SPECIAL_PIECES.values()]
     hf = PreTrainedTokenizerFast(
-        tokenizer_object=build_fast_tokenizer(model_file), bos_token=SPECIAL_PIECES[BOS],
+        tokenizer_object=build_fast_tokenizer(model_file), additional_special_tokens=extra, bos_token=SPECIAL_PIECES[BOS],
         eos_token=SPECIAL_PIECES[EOS], unk_token=SPECIAL_PIECES[UNK], pad_token=SPECIAL_PIECES[PAD],
         add_bos_token=True, add_eos_token=False, clean_up_tokenization_spaces=False)
     hf.save_pretrained(str(out_dir))
@@ -82,7 +93,9 @@ def verify_hf_tokenizer(model_file: Path, hf_dir: Path, texts: Iterable[str]) ->
     n_docs = n_tokens = 0
     for n_docs, text in enumerate(texts, start=1):
         want = sp.encode(text)
-        got = hf.encode(text, add_special_tokens=False)
+        # Text is text: a literal "</s>" in a document is encoded as characters, as SentencePiece did
+        # for the training data (HF parses special tokens in text unless told not to).
+        got = hf.encode(text, add_special_tokens=False, split_special_tokens=True)
         if got != want:
             at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
             raise HaganeError(

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import sentencepiece as spm
 
+from hagane.tokenizer.train import user_defined_ids
+
 SPACE = "▁"  # SentencePiece's mark for a word-initial space
 SCRIPTS = ("hiragana", "katakana", "kanji", "latin", "digits", "symbols", "mixed")
 LONGEST = 20
@@ -42,9 +44,12 @@ def piece_script(piece: str) -> str:
 
 def vocabulary(sp: spm.SentencePieceProcessor) -> dict:
     """Counts of the special pieces, and the script shares of the normal ones."""
+    user_defined = user_defined_ids(sp)
     kinds, scripts, normal = Counter(), Counter(), []
     for i in range(sp.get_piece_size()):
-        if sp.is_control(i):
+        if i in user_defined:
+            kinds["user_defined"] += 1
+        elif sp.is_control(i):
             kinds["control"] += 1
         elif sp.is_unknown(i):
             kinds["unknown"] += 1
