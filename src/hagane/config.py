@@ -202,6 +202,7 @@ class PretrainConfig:
     keep_last: int | None
     peak_flops: float | None
     init_from: str | None
+    mixture: dict[str, float] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

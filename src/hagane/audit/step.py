@@ -46,7 +46,7 @@ def step_documents(pretrain_dir: Path, step: int) -> pd.DataFrame:
     cfg = manifest["config"]["pretrain"]
     if not 1 <= step <= cfg["steps"]:
         raise HaganeError(f"step {step} is outside the run's steps 1 … {cfg['steps']}")
-    data = SampleStream(train_shards(manifest, manifest_path), cfg["seq_len"], cfg["seed"])
+    data = SampleStream(train_shards(manifest, manifest_path), cfg["seq_len"], cfg["seed"], cfg.get("mixture"))
     frames = []
     for sample in data.step_samples(step - 1, cfg["global_batch_size"]):
         start = data.window_start(sample)

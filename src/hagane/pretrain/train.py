@@ -168,7 +168,7 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
     ckpt_root = out_dir / "checkpoints"
     fingerprint = run_fingerprint(cfg, shards, tokenizer_model)
 
-    data = SampleStream(shards, cfg.seq_len, cfg.seed)
+    data = SampleStream(shards, cfg.seq_len, cfg.seed, cfg.mixture)
     valid = ValidationWindows(valid_shards, cfg.seq_len, cfg.validation_windows) if valid_shards else None
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank, whatever the world size
     if cfg.init_from:
@@ -296,7 +296,8 @@ def train(cfg: PretrainConfig, shards: list[Path], tokenizer_model: Path, out_di
                                "parameters": model.num_parameters(), "world_size": topo.world_size,
                                "launcher": topo.launcher, "micro_batches_per_step": accum,
                                "precision": "bf16" if bf16 else "fp32", "peak_flops_per_rank": peak,
-                               "peak_flops_source": peak_source, "resumed_from_step": start_step},
+                               "peak_flops_source": peak_source, "resumed_from_step": start_step,
+                               "sources": data.source_counts(cfg.steps * cfg.global_batch_size)},
                        started_at=started)
     if dist.is_initialized():
         dist.barrier()

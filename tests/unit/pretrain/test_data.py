@@ -72,3 +72,61 @@ def test_validation_windows_are_fixed_and_capped(tmp_path):
     with pytest.raises(HaganeError, match="cannot fill one window"):
         ValidationWindows([tmp_path / "a"], 200, 4)
     assert np.array_equal(valid.batch([3])[0], ValidationWindows([tmp_path / "a"], 8, 5).batch([3])[0])
+
+
+# ----------------------------------------------------------------------------------------- mixtures
+
+def make_sources(tmp_path, seq_len=8):
+    """Two sources in the tokenize layout (results/tokenize/<source>/<part>/train): wiki 3 windows' worth,
+    web 12."""
+    ids = list(range(10, 250))
+    prefixes = []
+    for source, part, span in (("wiki", "p0", ids[:22]), ("web", "p0", ids[22:70]), ("web", "p1", ids[70:118])):
+        prefix = tmp_path / source / part / "train"
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        write_token_shard(prefix, [(f"{source}-{part}", span, "t" * len(span))], vocab_size=300, bos_id=1, eos_id=2)
+        prefixes.append(prefix)
+    return prefixes
+
+
+def test_a_mixture_of_ones_is_no_mixture(tmp_path):
+    prefixes = make_sources(tmp_path)
+    plain, ones = SampleStream(prefixes, 8, 5), SampleStream(prefixes, 8, 5, {"wiki": 1, "web": 1.0})
+    assert plain.n_windows == ones.n_windows
+    assert [plain.window_start(g) for g in range(40)] == [ones.window_start(g) for g in range(40)]
+
+
+def test_mixture_epochs_upsample_and_cap_sources(tmp_path):
+    prefixes = make_sources(tmp_path)
+    plain = SampleStream(prefixes, 8, 5)
+    mixed = SampleStream(prefixes, 8, 5, {"wiki": 2, "web": 0.5})
+    source_of = {w: plain.sources[plain.window_source[w]] for w in range(plain.n_windows)}
+    wiki = [w for w, s in source_of.items() if s == "wiki"]
+    web = [w for w, s in source_of.items() if s == "web"]
+    one_pass = [mixed.window_start(g) // 8 for g in range(mixed.n_windows)]
+    assert sorted(w for w in one_pass if source_of[w] == "wiki") == sorted(wiki * 2)
+    web_seen = [w for w in one_pass if source_of[w] == "web"]
+    assert len(web_seen) == round(len(web) / 2) and len(set(web_seen)) == len(web_seen) and set(web_seen) <= set(web)
+    # The sample is the seed's: the same in another instance, on any number of ranks; another seed differs.
+    again = SampleStream(prefixes, 8, 5, {"wiki": 2, "web": 0.5})
+    assert [again.window_start(g) for g in range(3 * mixed.n_windows)] == \
+        [mixed.window_start(g) for g in range(3 * mixed.n_windows)]
+    other = SampleStream(prefixes, 8, 6, {"wiki": 2, "web": 0.5})
+    assert [other.window_start(g) for g in range(mixed.n_windows)] != one_pass
+    # The counts the manifest records are counted, not estimated: over one and a half passes.
+    n = mixed.n_windows + mixed.n_windows // 2
+    counted = {"wiki": 0, "web": 0}
+    for g in range(n):
+        counted[source_of[mixed.window_start(g) // 8]] += 1
+    counts = mixed.source_counts(n)
+    assert {s: c["samples_trained"] for s, c in counts.items()} == counted
+    assert counts["wiki"]["windows"] == len(wiki) and counts["wiki"]["windows_per_pass"] == 2 * len(wiki)
+    assert counts["web"]["tokens_trained"] == counted["web"] * 8
+
+
+def test_a_mixture_must_name_real_sources_and_leave_something(tmp_path):
+    prefixes = make_sources(tmp_path)
+    with pytest.raises(HaganeError, match=r"names \['wikipedia'\], which are not sources.*\['web', 'wiki'\]"):
+        SampleStream(prefixes, 8, 5, {"wikipedia": 2})
+    with pytest.raises(HaganeError, match="leaves no training window"):
+        SampleStream(prefixes, 8, 5, {"wiki": 0, "web": 0})
