@@ -153,6 +153,7 @@ class TokenizerConfig:
 @dataclasses.dataclass(frozen=True)
 class TokenizeConfig:
     num_threads: int
+    max_document_chars: int = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,13 @@
+import json
+import re
+
 import pytest
 import sentencepiece as spm
+import zstandard
 
 from conftest import JA_PARAGRAPHS
 from hagane.config import SplitConfig, TokenizeConfig
+from hagane.errors import HaganeError
 from hagane.io import write_jsonl_zst
 from hagane.split import is_validation
 from hagane.tokenize.encode import tokenize_shard
@@ -44,3 +49,40 @@ def test_every_document_lands_on_one_side_with_its_tokens(tmp_path, sp_model):
     for shard in (train, valid):
         for doc_id, offset, n in zip(shard.index["doc_id"], shard.index["offset"], shard.index["n_tokens"]):
             assert list(shard.tokens[offset:offset + n]) == [BOS, *sp.encode(by_id[doc_id]), EOS]
+
+
+def test_documents_over_the_limit_are_skipped_counted_and_named(tmp_path, sp_model):
+    docs = [{"id": f"d{i}", "text": JA_PARAGRAPHS[i % 4] * (30 if i in (2, 5) else 1), "source": "s", "origin": {}}
+            for i in range(8)]
+    limit = max(len(d["text"]) for d in docs if d["id"] not in ("d2", "d5"))
+    write_jsonl_zst(tmp_path / "docs.jsonl.zst", docs)
+    split = SplitConfig(validation_fraction=0.3, salt="t")
+    counts = tokenize_shard(TokenizeConfig(num_threads=1, max_document_chars=limit), split, tmp_path / "docs.jsonl.zst",
+                            sp_model, tmp_path / "out")
+    assert counts["skipped"] == {"document_too_long": 2} and counts["skipped_ids"] == {"document_too_long": ["d2", "d5"]}
+    assert counts["train"]["documents"] + counts["valid"]["documents"] == 6
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["counts"]["skipped_ids"]["document_too_long"] == ["d2", "d5"]
+
+
+def test_a_shard_of_no_documents_gives_empty_token_shards(tmp_path, sp_model):
+    write_jsonl_zst(tmp_path / "none.jsonl.zst", [])
+    counts = tokenize_shard(TokenizeConfig(num_threads=1), SplitConfig(0.1, "t"), tmp_path / "none.jsonl.zst", sp_model,
+                            tmp_path / "out")
+    assert counts == {"train": {"documents": 0, "tokens": 0}, "valid": {"documents": 0, "tokens": 0}}
+    assert len(TokenShard.open(tmp_path / "out" / "train").tokens) == 0
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"empty file, not a zstd JSON Lines shard"),
+    (zstandard.compress(b'{"id": "a", "text": "ok"}\n{"id": "b", "text": "\xff\xfe"}\n'), r":2: not UTF-8 at byte 21 of the line"),
+    (zstandard.compress(b'{"id": "a", "text": "ok"}\n{"id": "b", "text": 3}\n'), r":2: a document record needs string"),
+    (zstandard.compress(b'{"id": "a", "text": "ok"}\n{"id": "b", "te\n'), r":2: not a JSON record"),
+    (b"\x28\xb5\x2f\xfd garbage", r"not a readable zstd stream"),
+])
+def test_bad_shards_fail_naming_the_file_and_place(tmp_path, sp_model, content, message):
+    path = tmp_path / "bad.jsonl.zst"
+    path.write_bytes(content)
+    with pytest.raises(HaganeError, match=re.escape(str(path)) + ".*" + message):
+        tokenize_shard(TokenizeConfig(num_threads=1), SplitConfig(0.1, "t"), path, sp_model, tmp_path / "out")
+    assert not (tmp_path / "out" / "train.bin").exists()  # nothing half written
