@@ -62,8 +62,14 @@ def collected_documents(sources, complement=False):
 
 
 def kenlm_model(wildcards):
-    """The perplexity model the scores need, if any (filter.kenlm.reference_sources)."""
-    return ["results/filter/kenlm/lm.binary"] if KENLM_SOURCES else []
+    """The perplexity model the scores need, if any (filter.kenlm.reference_sources): the n-gram model and
+    the segmenter description the scorer splits text by (results of older versions lack it: naming it
+    here makes Snakemake retrain rather than fail in every score job)."""
+    return (
+        ["results/filter/kenlm/lm.binary", "results/filter/kenlm/segmenter.json"]
+        if KENLM_SOURCES
+        else []
+    )
 
 
 def quality_model(wildcards):
