@@ -17,6 +17,11 @@ KENLM_VERSION := 0.3.0
 APT_PACKAGES := build-essential cmake libboost-program-options-dev libboost-system-dev \
 	libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libeigen3-dev \
 	libtcmalloc-minimal4 python3-venv python3-dev slurmctld slurmd slurm-client munge openmpi-bin
+# Grid Engine for the tests' localhost cell (tests/sgecluster.py), where the distribution packages it (Debian
+# 12 and Ubuntu do): installed on its own, so that a distribution without it only skips that test. The
+# answers configure the cell `default` with its qmaster on localhost.
+GRIDENGINE_PACKAGES := gridengine-master gridengine-exec gridengine-client
+GRIDENGINE_DEBCONF := gridengine-common shared/gridenginemaster string localhost\ngridengine-common shared/gridenginecell string default\ngridengine-common shared/gridengineconfig boolean true
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SNAKEMAKE := $(BIN)/snakemake
 
@@ -29,6 +34,13 @@ setup: $(VENV)/.stamp-python $(BIN)/lmplz
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@missing=$$(for p in $(GRIDENGINE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Grid Engine for the tests: $$missing"; \
+		printf '$(GRIDENGINE_DEBCONF)\n' | $(SUDO) debconf-set-selections; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing \
+			|| echo "Grid Engine is not packaged here: tests/integration/test_gridengine.py will be skipped"; \
 	fi
 	@mkdir -p .build && touch $@
 

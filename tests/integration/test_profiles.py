@@ -3,8 +3,9 @@ the fugaku profile's whole submission path — cluster-generic, the job script, 
 command — runs real Snakemake jobs through stand-ins for pjsub and pjstat.
 
 The stand-ins run each job script at once on this machine and answer pjstat in the format the tests in
-tests/unit/cluster/ read; they are no PJM (no queue, no nodes, no resource checks). PJM, PBS and Grid
-Engine themselves are not exercised anywhere in this repository; Slurm is, in test_slurm.py."""
+tests/unit/cluster/ read; they are no PJM (no queue, no nodes, no resource checks). PJM and PBS
+themselves are not exercised anywhere in this repository; Slurm is, in test_slurm.py, and Grid Engine
+(the tsubame profile) in test_gridengine.py."""
 
 import os
 import re

@@ -34,6 +34,17 @@ REFRESH_S = float(os.environ.get("HAGANE_STATUS_REFRESH_S", "20"))
 UNKNOWN_GRACE_S = float(os.environ.get("HAGANE_STATUS_GRACE_S", "300"))
 
 
+
+def submit_environment() -> dict[str, str]:
+    """The environment a submission is made in. An activated venv sets VIRTUAL_ENV; `.venv/bin/snakemake`
+    run without activating does not, but this code then runs in that venv's Python (the cluster-generic
+    script takes the Python beside snakemake), which is the environment jobs should activate by default.
+    (Found by the Grid Engine test: without it the jobs found no `hagane`.)"""
+    environ = dict(os.environ)
+    if "VIRTUAL_ENV" not in environ and sys.prefix != sys.base_prefix:
+        environ["VIRTUAL_ENV"] = sys.prefix
+    return environ
+
 def run(cmd: list[str]) -> str:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -46,7 +57,7 @@ def run(cmd: list[str]) -> str:
 
 def submit(scheduler: Scheduler, jobscript: str) -> str:
     job = Job.from_properties(read_properties(Path(jobscript)))
-    cmd = scheduler.submit_command(job, jobscript, dict(os.environ))
+    cmd = scheduler.submit_command(job, jobscript, submit_environment())
     Path(job.log).mkdir(parents=True, exist_ok=True)  # the scheduler writes the job's output there
     return scheduler.parse_submit(run(cmd))
 
@@ -105,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             print(submit(scheduler, args.args[0]))
         elif args.verb == "show":
             job = Job.from_properties(read_properties(Path(args.args[0])))
-            print(shlex.join(scheduler.submit_command(job, args.args[0], dict(os.environ))))
+            print(shlex.join(scheduler.submit_command(job, args.args[0], submit_environment())))
         elif args.verb == "status":
             print(status(scheduler, args.args[0]))
         else:

@@ -167,3 +167,17 @@ def test_the_profile_scripts_reach_the_module(tmp_path, repo):
     show = subprocess.run([sys.executable, "-m", "hagane.cluster", "show", "pjm", script], capture_output=True,
                           text=True, check=True, cwd=tmp_path)
     assert show.stdout.startswith("pjsub -N hagane.collect_documents -g g -L rscgrp=small")
+
+
+def test_jobs_activate_the_environment_snakemake_runs_in_even_unactivated(monkeypatch):
+    """`.venv/bin/snakemake` without `activate` sets no VIRTUAL_ENV; the submit command runs in that venv's
+    Python, so its prefix is the default (found by tests/integration/test_gridengine.py)."""
+    import sys
+
+    from hagane.cluster.__main__ import submit_environment
+
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    assert sys.prefix != sys.base_prefix, "the tests run in the project's virtual environment"
+    assert submit_environment()["VIRTUAL_ENV"] == sys.prefix
+    monkeypatch.setenv("VIRTUAL_ENV", "/home/u0/other")
+    assert submit_environment()["VIRTUAL_ENV"] == "/home/u0/other"
