@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from hagane.collector import collector_paused
 from hagane.config import ScoreConfig
 from hagane.filter.heuristics import BATCH_DOCUMENTS, METRICS, heuristic_scores_batch
 from hagane.filter.langid import LanguageIdentifier
@@ -35,17 +36,18 @@ def score_shard(cfg: ScoreConfig, documents: Path, out_dir: Path, kenlm_dir: Pat
     ng_lists = [Path(path) for path in cfg.ng_words]
     ng_words = NgWordCounter(ng_lists) if ng_lists else None
     rows = []
-    for batch in _batches(tqdm(read_jsonl_zst(documents), desc=f"score {documents}", unit="doc", mininterval=5)):
-        for doc, heuristics in zip(batch, heuristic_scores_batch([doc["text"] for doc in batch])):
-            language, language_score = identify(doc["text"])
-            row = {"id": doc["id"], "language": language, "language_score": language_score, **heuristics}
-            if perplexity is not None:
-                row["kenlm_ppl"], row["kenlm_paragraph_ppl"] = perplexity(doc["text"])
-            if quality is not None:
-                row["quality_prob"] = quality(doc["text"])
-            if ng_words is not None:
-                row["ng_word_count"], row["ng_word_char_ratio"] = ng_words(doc["text"])
-            rows.append(row)
+    with collector_paused():  # one row per document is held until the end
+        for batch in _batches(tqdm(read_jsonl_zst(documents), desc=f"score {documents}", unit="doc", mininterval=5)):
+            for doc, heuristics in zip(batch, heuristic_scores_batch([doc["text"] for doc in batch])):
+                language, language_score = identify(doc["text"])
+                row = {"id": doc["id"], "language": language, "language_score": language_score, **heuristics}
+                if perplexity is not None:
+                    row["kenlm_ppl"], row["kenlm_paragraph_ppl"] = perplexity(doc["text"])
+                if quality is not None:
+                    row["quality_prob"] = quality(doc["text"])
+                if ng_words is not None:
+                    row["ng_word_count"], row["ng_word_char_ratio"] = ng_words(doc["text"])
+                rows.append(row)
     columns = ["id", "language", "language_score", *METRICS]
     if perplexity is not None:
         columns += ["kenlm_ppl", "kenlm_paragraph_ppl"]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import sentencepiece as spm
 
+from hagane.collector import collector_paused
 from hagane.config import SplitConfig, TokenizeConfig
 from hagane.errors import HaganeError
 from hagane.io import read_jsonl_zst
@@ -19,20 +17,6 @@ from hagane.tokenizer.train import BOS, EOS
 
 SPLITS = ("train", "valid")
 TOO_LONG = "document_too_long"
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The stage holds every record and id list of a shard until it writes them (~10^5 containers for
-    50,000 documents): the cyclic collector would walk them again and again and free nothing — about a
-    tenth of the stage's time in benchmarks/tokenize_encode.py. Nothing here makes reference cycles."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def tokenize_shard(cfg: TokenizeConfig, split: SplitConfig, documents: Path, model_file: Path,
@@ -51,8 +35,9 @@ def tokenize_shard(cfg: TokenizeConfig, split: SplitConfig, documents: Path, mod
                 continue
             doc_ids.append(doc["id"])
             texts.append(text)
-        # SentencePiece's batch encode spreads documents over threads; the order of results is kept.
-        ids = sp.encode(texts, num_threads=cfg.num_threads)
+        # SentencePiece's batch encode spreads documents over threads (the order of results is kept) and
+        # hands each document's ids over as one int32 array: no Python int per token to make and free.
+        ids = sp.encode(texts, num_threads=cfg.num_threads, out_type="numpy")
         docs = {name: [] for name in SPLITS}
         for doc_id, token_ids, text in zip(doc_ids, ids, texts):
             docs["valid" if is_validation(doc_id, split) else "train"].append((doc_id, token_ids, text))

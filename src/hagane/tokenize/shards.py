@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +31,22 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype("<u2") if vocab_size <= 2**16 else np.dtype("<u4")
 
 
-def write_token_shard(prefix: Path, docs: list[tuple[str, list[int], str]], *, vocab_size: int, bos_id: int,
+def write_token_shard(prefix: Path, docs: list[tuple[str, Sequence[int], str]], *, vocab_size: int, bos_id: int,
                       eos_id: int) -> dict:
-    """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without BOS/EOS, text) triples."""
+    """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without BOS/EOS, text) triples; the
+    ids a list or a NumPy array."""
     dtype = token_dtype(vocab_size)
     lengths = np.fromiter((len(ids) + 2 for _, ids, _ in docs), dtype=np.int64, count=len(docs))
     offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(docs) else np.empty(0, np.int64)
-    # All documents in one buffer, each list of ids converted by NumPy in one go, and one write.
+    # All documents in one buffer: every document's ids joined in one go, put around the BOS and EOS
+    # positions by one mask, and written at once.
     tokens = np.empty(int(lengths.sum()), dtype=dtype)
-    for (_, ids, _), start, length in zip(docs, offsets.tolist(), lengths.tolist()):
-        tokens[start] = bos_id
-        tokens[start + 1:start + length - 1] = ids
-        tokens[start + length - 1] = eos_id
+    ends = offsets + lengths - 1
+    body = np.ones(len(tokens), dtype=bool)
+    body[offsets], body[ends] = False, False
+    if len(docs):
+        tokens[body] = np.concatenate([ids for _, ids, _ in docs])
+    tokens[offsets], tokens[ends] = bos_id, eos_id
     with atomic_path(prefix.with_suffix(".bin")) as tmp, open(tmp, "wb") as f:
         f.write(tokens.tobytes())
     offset = len(tokens)
