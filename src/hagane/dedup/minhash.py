@@ -243,8 +243,13 @@ def cluster(cfg, signature_files: dict[str, Path], edge_files: list[Path], out_d
         _string_column([ids[r] for r in representative[label[members]].tolist()]),
         _int_column(size[label[members]].astype(np.int64)),
     ], names=["shard", "row", "id", "representative", "cluster_size"])
-    with atomic_path(out_dir / CLUSTERS) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+    # One row group per shard (members are in shard order): each shard's filter job reads its own rows
+    # only, so its memory does not grow with the corpus.
+    bounds = np.searchsorted(shard_of, np.arange(len(names) + 1))
+    with atomic_path(out_dir / CLUSTERS) as tmp, pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
+        for k in range(len(names)):
+            if bounds[k + 1] > bounds[k]:
+                writer.write_table(table.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k])))
     clusters = int((size > 1).sum())
     counts = {"documents": n, "candidate_edges": int(len(edges)), "clusters": clusters,
               "documents_in_clusters": int(len(members)), "near_duplicates": int(len(members)) - clusters}
@@ -255,14 +260,24 @@ def cluster(cfg, signature_files: dict[str, Path], edge_files: list[Path], out_d
     return counts
 
 
+def shard_cluster_rows(clusters: Path, shard: str) -> list[dict]:
+    """This shard's rows of clusters.parquet. Row groups whose shard statistics rule the shard out are not
+    read (the cluster job writes one per shard; a file with one row group for all is read and filtered)."""
+    parquet = pq.ParquetFile(clusters)
+    rows = []
+    for i in range(parquet.num_row_groups):
+        stats = parquet.metadata.row_group(i).column(0).statistics  # column 0: shard
+        if stats is not None and stats.has_min_max and not stats.min <= shard <= stats.max:
+            continue
+        rows += [r for r in parquet.read_row_group(i).to_pylist() if r["shard"] == shard]
+    return rows
+
+
 def apply_clusters(cfg, shard: str, documents: Path, clusters: Path | None, out_dir: Path) -> dict:
     """Job 4: one shard's documents without their near duplicates (representatives stay). Without
     `clusters` (dedup.near.enabled false) every document is kept."""
     started = now()
-    # The clusters of the whole corpus, read a batch at a time: only this shard's rows are kept.
-    batches = pq.ParquetFile(clusters).iter_batches(batch_size=65536) if clusters else []
-    drop = {r["row"]: r for batch in batches for r in batch.to_pylist()
-            if r["shard"] == shard and r["id"] != r["representative"]}
+    drop = {r["row"]: r for r in shard_cluster_rows(clusters, shard) if r["id"] != r["representative"]} if clusters else {}
     kept, dropped = 0, []
 
     def survivors():

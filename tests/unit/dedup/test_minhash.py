@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hagane.config import NearDedupConfig
-from hagane.dedup.minhash import (apply_clusters, band_edges, bucket_bands, cluster, permutations,
+from hagane.dedup.minhash import (apply_clusters, band_edges, bucket_bands, cluster, permutations, shard_cluster_rows,
                                   shard_signatures, shingle_hashes, signature, simplify)
 from hagane.io import read_jsonl_zst, write_jsonl_zst
 
@@ -127,3 +127,22 @@ def test_without_clusters_every_document_is_kept(tmp_path):
     counts = apply_clusters(CFG, "web/a", paths["web/a"], None, tmp_path / "out")
     assert counts == {"documents_in": 4, "kept": 4, "dropped": {}}
     assert json.loads((tmp_path / "out" / "_manifest.json").read_text())["counts"]["kept"] == 4
+
+
+def test_each_filter_job_reads_only_its_shards_row_group(tmp_path):
+    """Memory of the per-shard filter jobs must not grow with the corpus: clusters.parquet holds one row
+    group per shard, and a shard's job skips the others by their statistics."""
+    import pyarrow.parquet as pq
+
+    run_pipeline(tmp_path, CFG, [list(range(14))])
+    path = tmp_path / "clusters" / "clusters.parquet"
+    meta = pq.ParquetFile(path).metadata
+    groups = [meta.row_group(i).column(0).statistics for i in range(meta.num_row_groups)]
+    assert [(g.min, g.max) for g in groups] == [("web/a", "web/a"), ("web/b", "web/b")]
+    assert sorted(r["id"] for r in shard_cluster_rows(path, "web/b")) == ["b0", "b2"]
+    assert shard_cluster_rows(path, "web/c") == []
+    # A file written as one row group for all shards (before this layout) is still read right.
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(pq.read_table(path), whole)
+    assert pq.ParquetFile(whole).metadata.num_row_groups == 1
+    assert shard_cluster_rows(whole, "web/b") == shard_cluster_rows(path, "web/b")
