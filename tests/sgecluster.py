@@ -33,6 +33,9 @@ SGE_ROOT, SGE_CELL = Path("/var/lib/gridengine"), "default"
 ENV = {"SGE_ROOT": str(SGE_ROOT), "SGE_CELL": SGE_CELL}
 BINARIES = ("qsub", "qstat", "qacct", "qdel", "qconf", "qhost")
 DAEMONS = ("/usr/sbin/sge_qmaster", "/usr/sbin/sge_execd")
+# The qmaster takes ~9 s to act on `qconf -km` here; after this long it is killed (its spool is written
+# with every change, and the next start configures the cell afresh anyway).
+STOP_GRACE_S = 3
 TSUBAME_TYPES = ("node_f", "node_h", "node_q", "node_o", "gpu_1", "gpu_h", "cpu_4", "cpu_8", "cpu_16", "cpu_40", "cpu_80")
 
 
@@ -130,5 +133,5 @@ def local_gridengine(slots: int | None = None):
         subprocess.run(["qconf", "-km"], capture_output=True, env=_env())
         for daemon in ("sge_execd", "sge_qmaster"):
             with contextlib.suppress(RuntimeError):
-                _wait(f"{daemon} stopping", lambda d=daemon: not _running(d), timeout_s=15)
+                _wait(f"{daemon} stopping", lambda d=daemon: not _running(d), timeout_s=STOP_GRACE_S)
             subprocess.run(["pkill", "-9", "-x", daemon], capture_output=True)

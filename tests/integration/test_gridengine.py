@@ -1,4 +1,5 @@
-"""The data stages of the reduced demo workflow, up to the tokenizer, as real Grid Engine jobs through the `tsubame` profile:
+"""The filter stages of the reduced demo workflow (collect, KenLM and quality models, score, select) as
+real Grid Engine jobs through the `tsubame` profile:
 a one-node cell on localhost (tests/sgecluster.py: Debian's gridengine 8.1.9, started and stopped here),
 Snakemake's cluster-generic executor, the profile's submit/status/cancel commands (src/hagane/cluster/)
 and its job script, qsub, qstat and qacct themselves.
@@ -6,10 +7,10 @@ and its job script, qsub, qstat and qacct themselves.
 Two things differ from TSUBAME: its `qsub -g GROUP` is TSUBAME's own option, so a `qsub` ahead on PATH
 drops exactly that (and records the group) before running the real one; and its resource types
 (`cpu_16`, `node_h`, …) are defined in the local cell as requestable integers, so `-l cpu_16=1` is
-checked by the real qsub. The stages after the tokenizer (tokenize, pretraining across nodes with mpirun
-over $PE_HOSTFILE, conversion, evaluation) are not run here: each level of the chain costs ~13 s of job
-start-up, one node has no second host, and CI's time goes to the whole workflow on Slurm with multi-task
-pretraining (test_slurm.py). MinHash is off (its rules are jobs like any other)."""
+checked by the real qsub. The later stages are not run here: each level of the chain of jobs costs
+~13 s of job start-up (Snakemake inside each job) and CI's 25 minutes go to the whole workflow on Slurm
+with multi-task pretraining (test_slurm.py); pretraining across nodes over $PE_HOSTFILE needs a second
+host."""
 
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ from test_workflow import CONFIG, REPO
 
 pytestmark = pytest.mark.slow
 
-RULES = {"collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents", "dedup_exact",
-         "dedup_near", "train_tokenizer"}
+RULES = {"collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents"}
 
 QSUB = """#!/bin/sh
 # TSUBAME's qsub takes -g GROUP; stock Grid Engine's does not. Drop exactly that option (recording the
@@ -77,24 +77,25 @@ def test_the_data_stages_run_as_grid_engine_jobs_through_the_tsubame_profile(gri
            "--profile", str(REPO / "workflow" / "profiles" / "tsubame"), "--configfile", str(tmp_path / "config.yaml"),
            "--default-resources", "nodes=1", "mem_mb=1000", "runtime=60", "sge_group='tga-hagane'",
            "sge_resource='cpu_16'", "--latency-wait", "5", "--seconds-between-status-checks", "2",
-           "--until", "train_tokenizer"]
+           # One rule asks for another resource type than the profile's default, as the tokenizer does on TSUBAME.
+           "--set-resources", "train_quality:sge_resource=node_q", "--until", "select_documents"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
 
-    # Every rule up to the tokenizer ran as a Grid Engine job; Snakemake ran none itself.
+    # Every rule up to the selection ran as a Grid Engine job; Snakemake ran none itself.
     rule_of = {job: rule for rule, job in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    jobid: (\d+)$", log, re.M)}
     assert set(rule_of.values()) == RULES and not re.findall(r"^localrule (\w+):", log, re.M)
     submitted = dict(re.findall(r"Submitted job (\d+) with external jobid '(\d+)'", log))
     assert set(submitted) == set(rule_of) and groups.read_text().split() == ["tga-hagane"] * len(submitted)
     # Grid Engine's own accounting: each job ran in the cell's queue, asked for its TSUBAME resource type
-    # (the tokenizer node_h, the others cpu_16) and a wall time, and ended with exit status 0.
+    # (node_q where set, cpu_16 by default) and a wall time, and ended with exit status 0.
     for job, sge_id in submitted.items():
         acct = subprocess.run(["qacct", "-j", sge_id], capture_output=True, text=True, env=env).stdout
-        resource = "node_h" if rule_of[job] == "train_tokenizer" else "cpu_16"
+        resource = "node_q" if rule_of[job] == "train_quality" else "cpu_16"
         assert re.search(r"^qname\s+all\.q\s*$", acct, re.M) and re.search(r"^exit_status\s+0\s*$", acct, re.M), acct
         requests = set(re.search(r"^category\s+-l (\S+)", acct, re.M).group(1).split(","))
         assert f"{resource}=1" in requests and any(r.startswith("h_rt=") for r in requests), acct
         log_file = workdir / "logs" / "cluster" / rule_of[job] / f"hagane.{rule_of[job]}.o{sge_id}"
         assert log_file.is_file() and ". ${HAGANE_ACTIVATE}" not in log_file.read_text()
-    assert (workdir / "results" / "tokenizer" / "hf" / "tokenizer.json").is_file()
+    assert len(list((workdir / "results" / "filter" / "select").glob("*/*/kept.jsonl.zst"))) == 2
