@@ -2,8 +2,9 @@
 
 The fast tokenizer is assembled with the `tokenizers` library from the SentencePiece pieces and scores,
 mirroring exactly the settings `train.py` uses (identity normalisation, the dummy prefix or not, kept
-spaces, byte fallback, single-character user-defined pieces, control tokens as special tokens). The export is accepted only if pieces, ids and decoded text equal SentencePiece's own
-on every held-out document.
+spaces, byte fallback, single-character user-defined pieces, control tokens as special tokens). The
+export is accepted only if pieces, ids and decoded text equal SentencePiece's own on every held-out
+document.
 """
 
 from __future__ import annotations
