@@ -14,7 +14,7 @@ Shingles: datatrove builds them from words of its simplified text (`simplify_tex
 are character n-grams of that text, the setting this benchmark compares.
 
     .build/bench-datatrove/bin/python benchmarks/dedup_minhash_datatrove.py STAGE --shards DIR --work DIR \
-        --bands 14 --rows 8 [--ngram 5]
+        --bands 14 --rows 8 [--ngram 5] [--seed 1]
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ def main() -> None:
     parser.add_argument("--bands", type=int, required=True)
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--ngram", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the hash functions")
     args = parser.parse_args()
 
     config = MinhashConfig(hash_config=HashConfig(precision=64), num_buckets=args.bands,
-                           hashes_per_bucket=args.rows, n_grams=args.ngram)
+                           hashes_per_bucket=args.rows, n_grams=args.ngram,
+                           seed=args.seed)
     shards = len(list(args.shards.glob("*.jsonl.zst")))
     sigs, buckets, remove = (str(args.work / name) for name in ("signatures", "buckets", "remove_ids"))
 
