@@ -10,12 +10,15 @@ Every row is its own process on one core; its figure is documents over the CPU s
 - Hagane heuristic chain: the `swallow_v1` preset alone — every heuristic metric of every document
   (`heuristic_scores_batch`), its bounds checked in order, kept and dropped documents (with their reason)
   written. This is Hagane's score-then-select split run as one loop, without language ID.
-- datatrove chain: GopherRepetitionFilter → GopherQualityFilter → FineWebQualityFilter with
-  `language="jpn"` (words by spaCy's Japanese tokenizer over SudachiPy and sudachidict_core) and
-  FineWeb-2's published Japanese thresholds and stop words (huggingface/fineweb-2, configs/jpn_Jpan.yml),
-  in datatrove's own virtual environment (benchmarks/filter_score_datatrove.py). datatrove stops at a
-  document's first failing rule; Hagane measures every metric of every document (scores are stored once,
-  selection reruns alone), so the comparison favours datatrove.
+- datatrove chain: FineWeb-2's Japanese filtering step as its pipeline runs it — GopherRepetitionFilter →
+  FineWebQualityFilter → GopherQualityFilter with `language="jpn"` (words by spaCy's Japanese tokenizer
+  over SudachiPy and sudachidict_core), FineWeb-2's settings, thresholds and stop words
+  (huggingface/fineweb-2: fineweb-2-pipeline.py, configs/jpn_Jpan.yml), in datatrove's own virtual
+  environment (benchmarks/filter_score_datatrove.py). datatrove stops at a document's first failing rule.
+- Hagane fineweb2_ja chain: the same rules in Hagane — the `fineweb2_ja` preset's bounds (without its
+  language score) over `hagane.filter.words`' metrics of Sudachi's mode-A words, document by document —
+  and which documents both tools keep. Hagane measures every metric of every document (scores are stored
+  once, selection reruns alone), so the comparison favours datatrove.
 - Hagane full scoring pass: the `score` stage itself (`score_shard`: language ID with lid.176, the
   heuristics, KenLM perplexity per paragraph and per document, the fastText quality classifier; Parquet
   and manifest written), with a KenLM model and a quality classifier trained beforehand (not timed) on the
@@ -97,6 +100,31 @@ def row_heuristics(corpus: Path, out: Path) -> dict:
             "reasons": dict(reasons.most_common())}
 
 
+def row_fineweb2(corpus: Path, out: Path) -> dict:
+    """FineWeb-2's Japanese rules (the `fineweb2_ja` preset without its language score: datatrove's chain has
+    no language ID either) over Sudachi words, scored and decided document by document."""
+    from hagane.config import SelectConfig
+    from hagane.filter.select import drop_reason, rules
+    from hagane.filter.words import WordScorer
+
+    active = rules(SelectConfig(preset="fineweb2_ja", language="ja", min_language_score=None, thresholds={}))
+    bounds = [rule for rule in active if rule.column not in ("language", "language_score")]
+    scorer = WordScorer()
+    scorer("辞書を読み込む。")  # Sudachi's dictionary: outside the clock, as in datatrove's row
+    started = cpu_seconds()
+    kept, dropped, reasons = [], [], Counter()
+    for doc in read_jsonl_zst(corpus):
+        if (reason := drop_reason(scorer(doc["text"]), bounds)) is None:
+            kept.append(doc)
+        else:
+            reasons[reason] += 1
+            dropped.append({**doc, "drop_reason": reason})
+    write_jsonl_zst(out / "kept.jsonl.zst", kept)
+    write_jsonl_zst(out / "dropped.jsonl.zst", dropped)
+    return {"documents": len(kept) + len(dropped), "kept": len(kept), "cpu_s": cpu_seconds() - started,
+            "reasons": dict(reasons.most_common())}
+
+
 def row_score(corpus: Path, out: Path) -> dict:
     from hagane.config import ScoreConfig
     from hagane.filter.score import score_shard
@@ -144,6 +172,7 @@ def row_select(corpus: Path, out: Path) -> dict:
 
 
 HAGANE_ROWS = {"Hagane floor": row_floor, "Hagane heuristic chain": row_heuristics,
+               "Hagane fineweb2_ja chain": row_fineweb2,
                "Hagane full scoring pass": row_score, "Hagane scorers one by one": row_parts,
                "Hagane select step": row_select}
 DATATROVE_ROWS = {"datatrove floor": "floor", "datatrove chain": "chain"}
@@ -191,6 +220,16 @@ def run_row(name: str, corpus: Path, datatrove: Path) -> dict:
     return {"row": name, **figures, "process_wall_s": round(watch.wall_s, 2), "others_cores": watch.others_cores}
 
 
+def fineweb2_agreement() -> dict:
+    """Which documents Hagane's fineweb2_ja chain and datatrove's FineWeb-2 chain (the last round's) keep."""
+    import gzip
+
+    ours = {d["id"] for d in read_jsonl_zst(WORK / "Hagane fineweb2_ja chain" / "kept.jsonl.zst")}
+    theirs = {json.loads(line)["id"] for path in (WORK / "datatrove chain" / "kept").glob("*.jsonl.gz")
+              for line in gzip.open(path, "rt", encoding="utf-8")}
+    return {"both": len(ours & theirs), "hagane_only": len(ours - theirs), "datatrove_only": len(theirs - ours)}
+
+
 def markdown(result: dict) -> str:
     corpus = result["corpus"]
     lines = [f"# Scoring and selecting Japanese documents: Hagane vs datatrove ({result['date']}, {result['git']})", "",
@@ -214,9 +253,15 @@ def markdown(result: dict) -> str:
     for r in result["rows"]:
         if r.get("reasons"):
             lines.append(f"- {r['row']}: " + ", ".join(f"{k} {v:,}" for k, v in r["reasons"].items()))
-    lines += ["", "Hagane's heuristic chain and select step use Swallow's rules (`swallow_v1`); datatrove's chain "
-              "uses FineWeb-2's Japanese rules over Sudachi words. They are different rules, so the kept counts differ; "
-              "the speeds compare the work each tool does per document. 'others' cores': CPU used by other processes "
+    agree = result.get("fineweb2_agreement")
+    if agree:
+        lines += ["", f"FineWeb-2's rules in both tools: {agree['both']:,} documents kept by both, "
+                  f"{agree['hagane_only']:,} by Hagane's fineweb2_ja chain only, {agree['datatrove_only']:,} by "
+                  "datatrove's only (the words differ a little: Sudachi's own mode-A split against spaCy's tokens "
+                  "over it; symbol words and sentence terminals are Unicode classes in Hagane, lists in datatrove)."]
+    lines += ["", "Hagane's heuristic chain and select step use Swallow's rules (`swallow_v1`); its fineweb2_ja chain and "
+              "datatrove's chain use FineWeb-2's Japanese rules over Sudachi words, as FineWeb-2's pipeline applies them. "
+              "The speeds compare the work each tool does per document. 'others' cores': CPU used by other processes "
               "during the row, per wall second (above 0.1 the row is suspect)."]
     return "\n".join(lines) + "\n"
 
@@ -245,10 +290,11 @@ def main() -> None:
             if name not in best or row["docs_per_core_s"] > best[name]["docs_per_core_s"]:
                 best[name] = row
     about = json.loads((corpus.parent / "debian-ja.json").read_text())
+    agreement = fineweb2_agreement()
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "git": git_revision(), "machine": machine(),
               "load_before": load_before, "rounds": args.rounds,
               "corpus": {k: about[k] for k in ("documents", "characters", "median_chars", "packages")},
-              "rows": list(best.values())}
+              "rows": list(best.values()), "fineweb2_agreement": agreement}
     RESULTS_JSON.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     RESULTS_MD.write_text(markdown(result))
     print(markdown(result))

@@ -2,10 +2,13 @@
 (.build/bench-datatrove, made by collect_warc.py's `datatrove_python`), never in Hagane's.
 
     floor  JsonlReader → JsonlWriter
-    chain  JsonlReader → GopherRepetitionFilter → GopherQualityFilter → FineWebQualityFilter → JsonlWriter
+    chain  JsonlReader → GopherRepetitionFilter → FineWebQualityFilter → GopherQualityFilter → JsonlWriter
 
-The chain is configured as FineWeb-2 configured it for Japanese (huggingface/fineweb-2, configs/jpn_Jpan.yml
-at commit baedee4: thresholds and stop words below; DESIGN.md quotes an earlier version's values), with `language="jpn"`, which makes datatrove split words with spaCy's
+The chain is FineWeb-2's Japanese filtering step as its pipeline runs it (huggingface/fineweb-2:
+fineweb-2-pipeline.py, the three filters in that order with its settings: Gopher's paragraph and
+line-character repetition rules and FineWeb's short-line rule off, FineWeb's duplicate-line characters at
+0.1; configs/jpn_Jpan.yml at commit baedee4 for the thresholds and stop words below; DESIGN.md quotes an
+earlier version's values), with `language="jpn"`, which makes datatrove split words with spaCy's
 Japanese tokenizer over SudachiPy. One task, one worker: one core. Prints one JSON line: documents, kept,
 CPU seconds of the pipeline run (imports and the Sudachi dictionary load are outside: the tokenizer is
 built and used once before the clock starts), and the count per drop reason.
@@ -56,12 +59,14 @@ def main() -> None:
     if args.pipeline == "chain":
         load_word_tokenizer(JAPANESE).word_tokenize("辞書を読み込む。")  # Sudachi's dictionary: outside the clock
         filters = [
-            GopherRepetitionFilter(dup_line_frac=DUP_LINE_FRAC, top_n_grams=TOP_N_GRAMS, dup_n_grams=DUP_N_GRAMS,
+            GopherRepetitionFilter(dup_para_frac=0, dup_line_char_frac=0, dup_para_char_frac=0,
+                                   dup_line_frac=DUP_LINE_FRAC, top_n_grams=TOP_N_GRAMS, dup_n_grams=DUP_N_GRAMS,
                                    language=JAPANESE),
+            FineWebQualityFilter(short_line_thr=999, char_duplicates_ratio=0.1, line_punct_thr=LINE_PUNCT_THR,
+                                 new_line_ratio=NEW_LINE_RATIO, language=JAPANESE),
             GopherQualityFilter(min_avg_word_length=MIN_AVG_WORD_LENGTH, max_avg_word_length=MAX_AVG_WORD_LENGTH,
                                 max_non_alpha_words_ratio=MAX_NON_ALPHA_WORDS_RATIO, stop_words=STOP_WORDS,
-                                language=JAPANESE),
-            FineWebQualityFilter(line_punct_thr=LINE_PUNCT_THR, new_line_ratio=NEW_LINE_RATIO, language=JAPANESE),
+                                min_stop_words=2, language=JAPANESE),
         ]
     writer = JsonlWriter(str(args.out / "kept"), output_filename="kept.jsonl.gz")
     executor = LocalPipelineExecutor(pipeline=[reader, *filters, writer], tasks=1, workers=1,

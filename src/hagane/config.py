@@ -59,6 +59,7 @@ class CollectConfig:
 class ScoreConfig:
     langid_model: str
     ng_words: tuple[str, ...] = ()  # word-list files; empty: no NG-word columns
+    word_metrics: bool = False  # FineWeb-2's word-level metrics over Sudachi words (hagane.filter.words)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,7 +319,25 @@ def validate(config: dict, *, origin: str, section: str | None = None) -> dict:
     if errors:
         lines = [_describe(e, section or "") for e in errors]
         raise HaganeError(f"invalid configuration in {origin}:\n  " + "\n  ".join(lines))
+    filter_section = config if section == "filter" else config.get("filter") if section is None else None
+    if isinstance(filter_section, dict):
+        _check_word_metrics(filter_section, origin)
     return config
+
+
+# The word-level metrics (hagane.filter.words) are named gopher_* and fineweb_*; scoring them costs a Sudachi
+# analysis of every document, so they are scored only when asked for, and a selection that needs them is
+# refused before any document is scored. (By name here: the filter modules are not imported by the workflow.)
+_WORD_METRIC_PREFIXES = ("gopher_", "fineweb_")
+
+
+def _check_word_metrics(filter_section: dict, origin: str) -> None:
+    select = filter_section.get("select") or {}
+    needing = ["preset fineweb2_ja"] if select.get("preset") == "fineweb2_ja" else []
+    needing += [f"the bound on {m}" for m in (select.get("thresholds") or {}) if m.startswith(_WORD_METRIC_PREFIXES)]
+    if needing and not (filter_section.get("score") or {}).get("word_metrics"):
+        raise HaganeError(f"{origin}: filter.select needs the word-level metrics ({needing[0]}): set "
+                          "filter.score.word_metrics: true (FineWeb-2's Gopher and FineWeb rules over Sudachi words)")
 
 
 def source_config(entry: dict, *, origin: str = "source") -> SourceConfig:

@@ -14,8 +14,9 @@ def word_splitter(mode: str) -> Callable[[str], list[str]]:
     """text → the surface forms of its words (whitespace runs are words too), in split mode A, B or C."""
     from sudachipy import Dictionary
 
-    # Only the surface forms are read: no other field of the dictionary is loaded.
-    tokenizer = Dictionary(dict="core").tokenizer(mode=mode, fields=set())
+    # Only the surface forms are read, but the part of speech must be loaded too: without it Sudachi's
+    # numeral joining (its default JoinNumeric plugin) cannot see numerals, and "31" comes out as "3", "1".
+    tokenizer = Dictionary(dict="core").tokenizer(mode=mode, fields={"pos"})
 
     def split(text: str) -> list[str]:
         words = []

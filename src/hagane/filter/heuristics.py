@@ -22,6 +22,8 @@ from collections import Counter
 import lz4.block
 import numpy as np
 
+from hagane.filter.words import WORD_METRICS
+
 # Character classes, looked up once per character in a table over all of Unicode (one vector pass per
 # document instead of a regular expression per class). Whitespace is what str.isspace and the regex \s
 # call whitespace; all of it lies below U+3001.
@@ -52,8 +54,8 @@ METRICS = ("n_chars", "n_japanese_chars", "hiragana_ratio", "hiragana_share", "k
 
 
 # Score columns the select step can bound: the heuristics, and the KenLM perplexity, the quality
-# classifier's probability and the NG-word counts when they are scored.
-SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob", "ng_word_count", "ng_word_char_ratio")
+# classifier's probability, the NG-word counts and FineWeb-2's word-level metrics when they are scored.
+SELECTABLE = (*METRICS, "kenlm_ppl", "quality_prob", "ng_word_count", "ng_word_char_ratio", *WORD_METRICS)
 
 
 def hiragana_ratio(text: str) -> float:

@@ -54,9 +54,27 @@ PRESETS: dict[str, dict] = {
         "lz4_ratio": {"min": 0.50, "max": 0.75},
         "url_char_ratio": {"max": 0.4},
     }},
-    # FineWeb-2, jpn_Jpan: language score and duplicate lines.
+    # FineWeb-2, jpn_Jpan (huggingface/fineweb-2: configs/jpn_Jpan.yml at baedee4, and the settings its
+    # fineweb-2-pipeline.py gives datatrove's three filters, in their order): Gopher repetition (paragraph and
+    # line-character rules off), FineWeb quality (short lines off, duplicate-line characters 0.1), Gopher
+    # quality (its defaults but for word length, alphabetic words and stop words) — over Sudachi words
+    # (hagane.filter.words, filter.score.word_metrics).
     "fineweb2_ja": {"min_language_score": 0.886, "thresholds": {
-        "duplicate_line_ratio": {"max": 0.328},
+        "gopher_duplicate_line_ratio": {"max": 0.375},
+        **{f"gopher_top_{n}gram_share": {"max": v} for n, v in ((2, 0.121), (3, 0.129), (4, 0.145))},
+        **{f"gopher_duplicate_{n}gram_share": {"max": v}
+           for n, v in ((5, 0.307), (6, 0.283), (7, 0.264), (8, 0.248), (9, 0.234), (10, 0.223))},
+        "fineweb_line_punct_ratio": {"min": 0.167},
+        "fineweb_duplicate_line_char_ratio": {"max": 0.1},
+        "fineweb_newline_word_ratio": {"max": 0.162},
+        "gopher_words": {"min": 50, "max": 100_000},
+        "gopher_mean_word_chars": {"min": 1, "max": 5},
+        "gopher_hash_word_ratio": {"max": 0.1},
+        "gopher_ellipsis_word_ratio": {"max": 0.1},
+        "gopher_bullet_line_ratio": {"max": 0.9},
+        "gopher_ellipsis_line_ratio": {"max": 0.3},
+        "gopher_alpha_word_ratio": {"min": 0.759},
+        "gopher_stop_words": {"min": 2},
     }},
     # cc_net: language score, then perplexity buckets; the tail (above the 60th percentile) is dropped,
     # head and middle are kept (and counted per bucket).
@@ -69,13 +87,14 @@ MISSING: dict[str, list[str]] = {
                  "LLM-jp's NG-word lists and bounds (not shipped; filter.score.ng_words scores any list)"],
     "llmjp_v2": ["KenLM perplexity on Sudachi tokens within 7 … 5e5: not in the preset, since it needs a model of "
                  "your reference; add it with filter.kenlm.tokenizer: sudachi and kenlm_ppl {min: 7, max: 500000}"],
-    "fineweb2_ja": ["top 2/3/4-gram ≤ 0.239/0.196/0.172 and duplicate 5…10-gram ≤ 0.243…0.159: Gopher's "
-                    "rules over words, which need a Japanese word tokenizer (not yet)"],
+    "fineweb2_ja": ["the language score is lid.176's here, GlotLID's in FineWeb-2 (the same 0.886 bound on a "
+                    "different model)"],
 }
 
 # Why a score column a bound names may be missing from a shard's scores (said by select and thresholds).
 SCORED_ONLY_WITH = ("kenlm_ppl is scored only with filter.kenlm.reference_sources, quality_prob only with "
-                    "filter.quality.reference_sources, ng_word_* only with filter.score.ng_words")
+                    "filter.quality.reference_sources, ng_word_* only with filter.score.ng_words, gopher_* and "
+                    "fineweb_* only with filter.score.word_metrics")
 
 # Drop reasons keep the names they had before presets existed; the rest are <metric>_low / <metric>_high.
 _REASONS = {("n_chars", "min"): "too_short", ("n_chars", "max"): "too_long",

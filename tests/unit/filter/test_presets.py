@@ -36,7 +36,25 @@ EXPECTED = {
     "llmjp_v2": [("n_chars", "min", 200, "too_short"), ("hiragana_ratio", "min", 0.15, "hiragana_ratio_low"),
                  ("lz4_ratio", "min", 0.50, "lz4_ratio_low"), ("lz4_ratio", "max", 0.75, "lz4_ratio_high"),
                  ("url_char_ratio", "max", 0.4, "url_char_ratio_high")],
-    "fineweb2_ja": [("duplicate_line_ratio", "max", 0.328, "duplicate_lines_high")],
+    "fineweb2_ja": [
+        ("gopher_duplicate_line_ratio", "max", 0.375, "gopher_duplicate_line_ratio_high"),
+        *[(f"gopher_top_{n}gram_share", "max", v, f"gopher_top_{n}gram_share_high")
+          for n, v in ((2, 0.121), (3, 0.129), (4, 0.145))],
+        *[(f"gopher_duplicate_{n}gram_share", "max", v, f"gopher_duplicate_{n}gram_share_high")
+          for n, v in zip(range(5, 11), (0.307, 0.283, 0.264, 0.248, 0.234, 0.223))],
+        ("fineweb_line_punct_ratio", "min", 0.167, "fineweb_line_punct_ratio_low"),
+        ("fineweb_duplicate_line_char_ratio", "max", 0.1, "fineweb_duplicate_line_char_ratio_high"),
+        ("fineweb_newline_word_ratio", "max", 0.162, "fineweb_newline_word_ratio_high"),
+        ("gopher_words", "min", 50, "gopher_words_low"), ("gopher_words", "max", 100_000, "gopher_words_high"),
+        ("gopher_mean_word_chars", "min", 1, "gopher_mean_word_chars_low"),
+        ("gopher_mean_word_chars", "max", 5, "gopher_mean_word_chars_high"),
+        ("gopher_hash_word_ratio", "max", 0.1, "gopher_hash_word_ratio_high"),
+        ("gopher_ellipsis_word_ratio", "max", 0.1, "gopher_ellipsis_word_ratio_high"),
+        ("gopher_bullet_line_ratio", "max", 0.9, "gopher_bullet_line_ratio_high"),
+        ("gopher_ellipsis_line_ratio", "max", 0.3, "gopher_ellipsis_line_ratio_high"),
+        ("gopher_alpha_word_ratio", "min", 0.759, "gopher_alpha_word_ratio_low"),
+        ("gopher_stop_words", "min", 2, "gopher_stop_words_low"),
+    ],
     "ccnet": [("kenlm_ppl", "max", 800.0, "kenlm_ppl_high")],  # the 60th percentile, from CORPUS
     "none": [],
 }
@@ -47,7 +65,8 @@ CORPUS = {"documents": 10, "values": {"kenlm_ppl": {"finite_documents": 10, "max
 
 
 def select(preset, **overrides):
-    return stage_config("filter", {"select": {"preset": preset, **overrides}}, origin="test").select
+    return stage_config("filter", {"score": {"word_metrics": True}, "select": {"preset": preset, **overrides}},
+                        origin="test").select
 
 
 def passing_scores(preset):
