@@ -8,7 +8,9 @@ Measurements, one after the other, each in its own process:
 2. Hagane       `hagane pretrain train` (the stage itself: torchrun when 2 ranks, tcmalloc preloaded,
                 fused AdamW, checkpoints at the end) for the `debug` and `small` presets, 1 rank × 2
                 threads, and for `small` also 2 ranks × 1 thread (gloo DDP).
-3. transformers LlamaForCausalLM of the same shape (tied embeddings, SDPA attention), the same batch and
+3. bound        the matrix products of one Hagane training step alone (`gemm_bound`): the ceiling of
+                tokens/s and MFU with this torch's kernels, whatever the trainer does around them.
+4. transformers LlamaForCausalLM of the same shape (tied embeddings, SDPA attention), the same batch and
                 sequence length, fp32, torch.optim.AdamW(fused=True), a plain loop: forward with labels,
                 backward, clip, step, zero_grad. Run as a user would (glibc malloc), and again with
                 tcmalloc preloaded, to show what the allocator alone is worth.
@@ -18,7 +20,7 @@ throughput does not depend on the text). Tokens per second count batch × seq_le
 the first `--warmup` steps. MFU uses hagane/pretrain/flops.py's formula: `mfu` all matmul FLOPs (blocks,
 attention and the output head), `mfu_nonembedding` without the output head (nanoGPT's N).
 
-    .venv/bin/python benchmarks/pretrain_cpu.py                 # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/pretrain_cpu.py                 # about 20 minutes on 2 cores
     .venv/bin/python benchmarks/pretrain_cpu.py --rounds 1      # each row once
 
 Writes benchmarks/pretrain_cpu.results.{json,md}. Run it while nothing else is busy: every row records
@@ -122,6 +124,59 @@ def peer_loop(preset: str, seq_len: int, batch: int, steps: int, warmup: int, sh
     return {"tokens_per_s": batch * seq_len * len(timed) / sum(timed), "parameters": model.num_parameters()}
 
 
+# ------------------------------------------------------------------------------------- matmul bound
+
+def gemm_bound(preset: str, seq_len: int, batch: int, repeats: int = 5) -> dict:
+    """The step time of the matrix products alone: every GEMM and attention kernel that one training step
+    of Hagane's model runs (forward, chunked loss and backward; recorded with their shapes and strides by
+    a dispatch mode) is replayed on random tensors of the same layout, back to back, nothing else between
+    them. Its tokens/s is the most a trainer running these products could reach with this torch's kernels on
+    this machine, so its MFU is the ceiling for the measured MFU. Runs in a child process (`--bound`), 2
+    threads, tcmalloc preloaded as in Hagane's runs."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from hagane.pretrain.model import Transformer
+
+    torch.set_num_threads(2)
+    aten = torch.ops.aten
+    kernels = {aten.mm.default, aten.addmm.default, aten.addmm_.default, aten.bmm.default, aten.baddbmm.default,
+               aten._scaled_dot_product_flash_attention_for_cpu.default,
+               aten._scaled_dot_product_flash_attention_for_cpu_backward.default}
+    calls = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in kernels:
+                calls.append((func, [(a.shape, a.stride(), a.dtype) if isinstance(a, torch.Tensor) else a for a in args],
+                              kwargs or {}))
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    model = Transformer(model_args(preset, seq_len))
+    tokens = torch.randint(3, VOCAB, (batch, seq_len + 1))
+    with Record():
+        model(tokens[:, :-1], tokens[:, 1:]).backward()
+    if not any(func == aten._scaled_dot_product_flash_attention_for_cpu.default for func, _, _ in calls):
+        raise SystemExit(f"gemm bound: no attention kernel recorded (ops: {sorted({str(f) for f, _, _ in calls})})")
+
+    def tensor(spec):
+        shape, stride, dtype = spec
+        size = 1 + sum((n - 1) * st for n, st in zip(shape, stride) if n)
+        return torch.randn(size, dtype=dtype).as_strided(shape, stride) if dtype.is_floating_point else \
+            torch.zeros(size, dtype=dtype).as_strided(shape, stride)
+
+    replay = [(func, [tensor(a) if isinstance(a, tuple) and len(a) == 3 and isinstance(a[2], torch.dtype) else a
+                      for a in args], kwargs) for func, args, kwargs in calls]
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for func, args, kwargs in replay:
+            func(*args, **kwargs)
+        best = min(best, time.perf_counter() - start)
+    return {"tokens_per_s": batch * seq_len / best, "kernels": len(calls), "seconds": best}
+
+
 # ------------------------------------------------------------------------------------------- measure
 
 def measure_peak() -> float:
@@ -161,6 +216,17 @@ def measure_peer(preset, seq_len, batch, steps, warmup, shard, tcmalloc: bool) -
             "wall_s": round(watch.wall_s, 1)}
 
 
+def measure_bound(preset, seq_len, batch) -> dict:
+    cmd = [sys.executable, __file__, "--bound", json.dumps([preset, seq_len, batch])]
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "LD_PRELOAD": TCMALLOC}
+    with Watch() as watch:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parent)
+    if proc.returncode:
+        raise SystemExit(f"matmul bound failed:\n{proc.stderr[-3000:]}")
+    return {**json.loads(proc.stdout.splitlines()[-1]), "others_cores": watch.others_cores,
+            "wall_s": round(watch.wall_s, 1)}
+
+
 def with_mfu(row: dict, preset: str, seq_len: int, peak: float) -> dict:
     from hagane.pretrain.flops import flops_per_token
 
@@ -194,6 +260,10 @@ def markdown(result: dict) -> str:
     lines += ["", "Ratios, Hagane (1 × 2) over the transformers loop as a user runs it:"]
     for preset, ratio in result["speedup"].items():
         lines.append(f"- {preset}: {ratio:.2f}×")
+    lines += ["", "Hagane (1 × 2) against the matmul bound, the same step's GEMMs and attention kernels alone "
+              "(replayed back to back with their shapes and strides; nothing any trainer can leave out):"]
+    for preset, share in result["of_bound"].items():
+        lines.append(f"- {preset}: {share:.1%} of the bound's tokens/s")
     lines += ["", "MFU formula: hagane/pretrain/flops.py (6 × matmul parameters + 12 × layers × dim × seq_len "
               "per token; embeddings' lookup not counted; `without head` also leaves out the output projection). "
               "'others' cores' is the CPU that other processes used during the row, per wall second; above 0.1 "
@@ -210,9 +280,13 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["debug", "small"])
     parser.add_argument("--rounds", type=int, default=2, help="each row this many times, interleaved; the best is kept")
     parser.add_argument("--peer", help=argparse.SUPPRESS)
+    parser.add_argument("--bound", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         print(json.dumps(peer_loop(*json.loads(args.peer))))
+        return
+    if args.bound:
+        print(json.dumps(gemm_bound(*json.loads(args.bound))))
         return
 
     load_before = load_average()
@@ -227,12 +301,15 @@ def main() -> None:
                      (preset, "transformers loop + tcmalloc", 1, 2)]
             if preset != "debug":
                 plan.append((preset, "Hagane", 2, 1))
+            plan.append((preset, "matmuls alone (the bound)", 1, 2))
         best: dict[tuple, dict] = {}
         for round_ in range(args.rounds):  # interleaved, so that a slow spell of the machine hits every row
             for i, (preset, run, ranks, threads) in enumerate(plan):
                 common = (args.seq_len, args.batch, args.steps, args.warmup)
                 if run == "Hagane":
                     row = measure_hagane(preset, ranks, threads, *common, shard, tokenizer, tmp / f"run{round_}-{i}")
+                elif run.startswith("matmuls"):
+                    row = measure_bound(preset, args.seq_len, args.batch)
                 else:
                     row = measure_peer(preset, *common, shard, tcmalloc=run.endswith("tcmalloc"))
                 row = {"preset": preset, "run": run, "layout": f"{ranks} × {threads}", **row}
@@ -246,16 +323,19 @@ def main() -> None:
         peak_end = measure_peak()
     peak = max(peak_start, peak_end)
     rows = [with_mfu(r, r["preset"], args.seq_len, peak) for r in rows]
-    speedup = {}
+    speedup, of_bound = {}, {}
     for preset in args.presets:
         ours = next(r for r in rows if r["preset"] == preset and r["run"] == "Hagane" and r["layout"] == "1 × 2")
         peer = next(r for r in rows if r["preset"] == preset and r["run"] == "transformers loop")
         speedup[preset] = round(ours["tokens_per_s"] / peer["tokens_per_s"], 3)
+        bound = next(r for r in rows if r["preset"] == preset and r["run"].startswith("matmuls"))
+        of_bound[preset] = round(ours["tokens_per_s"] / bound["tokens_per_s"], 4)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "git": git_revision(), "machine": machine(),
               "versions": {p: version(p) for p in ("torch", "transformers")}, "load_before": load_before,
               "seq_len": args.seq_len, "batch": args.batch, "steps": args.steps, "warmup": args.warmup,
               "rounds": args.rounds,
-              "peak_start": peak_start, "peak_end": peak_end, "peak": peak, "rows": rows, "speedup": speedup}
+              "peak_start": peak_start, "peak_end": peak_end, "peak": peak, "rows": rows, "speedup": speedup,
+              "of_bound": of_bound}
     RESULTS_JSON.write_text(json.dumps(result, indent=2) + "\n")
     RESULTS_MD.write_text(markdown(result))
     print(markdown(result))
