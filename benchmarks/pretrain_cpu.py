@@ -202,29 +202,27 @@ def measure_hagane(preset, ranks, threads, seq_len, batch, steps, warmup, shard,
             "wall_s": round(watch.wall_s, 1)}
 
 
-def measure_peer(preset, seq_len, batch, steps, warmup, shard, tcmalloc: bool) -> dict:
+def _child(flag: str, args: list, tcmalloc: bool, what: str) -> dict:
+    """This script run again with `flag` (a row of its own: its own threads and allocator), 2 threads."""
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     env.pop("LD_PRELOAD", None)
     if tcmalloc:
         env["LD_PRELOAD"] = TCMALLOC
-    cmd = [sys.executable, __file__, "--peer", json.dumps([preset, seq_len, batch, steps, warmup, str(shard)])]
+    cmd = [sys.executable, __file__, flag, json.dumps(args)]
     with Watch() as watch:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parent)
     if proc.returncode:
-        raise SystemExit(f"transformers loop failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{proc.stderr[-3000:]}")
     return {**json.loads(proc.stdout.splitlines()[-1]), "others_cores": watch.others_cores,
             "wall_s": round(watch.wall_s, 1)}
+
+
+def measure_peer(preset, seq_len, batch, steps, warmup, shard, tcmalloc: bool) -> dict:
+    return _child("--peer", [preset, seq_len, batch, steps, warmup, str(shard)], tcmalloc, "transformers loop")
 
 
 def measure_bound(preset, seq_len, batch) -> dict:
-    cmd = [sys.executable, __file__, "--bound", json.dumps([preset, seq_len, batch])]
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "LD_PRELOAD": TCMALLOC}
-    with Watch() as watch:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parent)
-    if proc.returncode:
-        raise SystemExit(f"matmul bound failed:\n{proc.stderr[-3000:]}")
-    return {**json.loads(proc.stdout.splitlines()[-1]), "others_cores": watch.others_cores,
-            "wall_s": round(watch.wall_s, 1)}
+    return _child("--bound", [preset, seq_len, batch], True, "matmul bound")  # tcmalloc, as Hagane runs
 
 
 def with_mfu(row: dict, preset: str, seq_len: int, peak: float) -> dict:
