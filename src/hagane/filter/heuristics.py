@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import Counter
 
 import lz4.block
 import numpy as np
 
-from hagane.filter.words import WORD_METRICS
+from hagane.filter.words import WORD_METRICS, repeats
 
 # Character classes, looked up once per character in a table over all of Unicode (one vector pass per
 # document instead of a regular expression per class). Whitespace is what str.isspace and the regex \s
@@ -68,11 +67,9 @@ def hiragana_ratio(text: str) -> float:
 
 def duplicates(items: list[str]) -> tuple[float, float]:
     """(share of items repeating an earlier one, share of their characters in those repeats)."""
-    counts = Counter(items)
-    repeats = sum(f - 1 for f in counts.values())
-    repeated_chars = sum(len(s) * (f - 1) for s, f in counts.items())
+    repeated, repeated_chars = repeats(items)
     total_chars = sum(map(len, items))
-    return (repeats / len(items) if items else 0.0, repeated_chars / total_chars if total_chars else 0.0)
+    return (repeated / len(items) if items else 0.0, repeated_chars / total_chars if total_chars else 0.0)
 
 
 def duplicate_line_ratio(text: str) -> float:

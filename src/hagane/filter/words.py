@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -70,17 +71,11 @@ def _word_class(word: str) -> tuple[bool, bool]:
     return all(map(_is_symbol, word)), word.isalpha() or any(map(str.isalpha, word))
 
 
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """(items that repeat an earlier one, their characters)."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
+def repeats(items: list[str]) -> tuple[int, int]:
+    """(items that repeat an earlier one, their characters); the Swallow heuristics count lines and
+    sentences with it too."""
+    counts = Counter(items)
+    return sum(f - 1 for f in counts.values()), sum(len(s) * (f - 1) for s, f in counts.items())
 
 
 class _Ngrams:
@@ -157,7 +152,7 @@ def word_scores(text: str, words: list[str]) -> dict:
     content = [w for w, (symbol, _) in zip(words, classes) if not symbol]
     without_newlines = n_text - text.count("\n")
     grams = _Ngrams(words)
-    scores = {"gopher_duplicate_line_ratio": _duplicates(cut)[0] / len(cut) if cut else 0.0}
+    scores = {"gopher_duplicate_line_ratio": repeats(cut)[0] / len(cut) if cut else 0.0}
     for n in TOP_NGRAM_SIZES:
         scores[f"gopher_top_{n}gram_share"] = grams.top_chars(n) / n_text if n_text else 0.0
     for n in DUPLICATE_NGRAM_SIZES:
@@ -167,7 +162,7 @@ def word_scores(text: str, words: list[str]) -> dict:
                                      if nonblank else 0.0),
         "fineweb_short_line_ratio": (sum(len(line) <= SHORT_LINE_CHARS for line in nonblank) / len(nonblank)
                                      if nonblank else 0.0),
-        "fineweb_duplicate_line_char_ratio": _duplicates(nonblank)[1] / without_newlines if without_newlines else 0.0,
+        "fineweb_duplicate_line_char_ratio": repeats(nonblank)[1] / without_newlines if without_newlines else 0.0,
         "fineweb_newline_word_ratio": text.count("\n") / n_words if n_words else 0.0,
         "gopher_words": len(content),
         "gopher_mean_word_chars": sum(map(len, content)) / len(content) if content else 0.0,
