@@ -50,6 +50,8 @@ METRICS = ("n_chars", "n_japanese_chars", "hiragana_ratio", "hiragana_share", "k
            *(f"top_{n}gram_share" for n in TOP_NGRAM_SIZES),
            *(f"duplicate_{n}gram_share" for n in DUPLICATE_NGRAM_SIZES), "zlib_ratio", "lz4_ratio",
            "url_char_ratio")
+_TOP_KEYS = tuple((f"top_{n}gram_share", n) for n in TOP_NGRAM_SIZES)
+_DUPLICATE_KEYS = tuple((f"duplicate_{n}gram_share", n) for n in DUPLICATE_NGRAM_SIZES)
 
 
 # Score columns the select step can bound: the heuristics, and the KenLM perplexity, the quality
@@ -221,8 +223,8 @@ def _document_scores(text: str, batch: _Batch, i: int) -> dict:
         "duplicate_line_char_ratio": line_dup_chars,
         "duplicate_sentence_ratio": sentence_dup,
         "duplicate_sentence_char_ratio": sentence_dup_chars,
-        **{f"top_{n}gram_share": batch.top_share(i, n) for n in TOP_NGRAM_SIZES},
-        **{f"duplicate_{n}gram_share": batch.duplicate_share(i, n) for n in DUPLICATE_NGRAM_SIZES},
+        **{key: batch.top_share(i, n) for key, n in _TOP_KEYS},
+        **{key: batch.duplicate_share(i, n) for key, n in _DUPLICATE_KEYS},
         "zlib_ratio": zlib_ratio,
         "lz4_ratio": lz4_ratio,
         "url_char_ratio": sum(len(m) for m in _URL.findall(text)) / len(text) if text else 0.0,

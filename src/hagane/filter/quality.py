@@ -10,25 +10,25 @@ from __future__ import annotations
 
 import heapq
 import random
-import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from hagane.config import QualityConfig
 from hagane.errors import HaganeError
+from hagane.filter.langid import predict_line
 from hagane.io import atomic_path, read_jsonl_zst, sha256_text
 from hagane.manifest import now, write_manifest
 
 MODEL = "model.bin"
 POSITIVE, NEGATIVE = "__label__reference", "__label__other"
 MAX_CHARS = 2000  # enough to judge a document; keeps scoring time flat for long ones
-_WHITESPACE = re.compile(r"\s+")
 
 
 def as_tokens(text: str) -> str:
-    """The document as fastText sees it: its first MAX_CHARS non-whitespace characters, space-separated."""
-    return " ".join(_WHITESPACE.sub("", text)[:MAX_CHARS])
+    """The document as fastText sees it: its first MAX_CHARS non-whitespace characters, space-separated.
+    (str.split() drops what the regex \\s matches: both ask Py_UNICODE_ISSPACE.)"""
+    return " ".join("".join(text.split())[:MAX_CHARS])
 
 
 def sample_documents(paths: Iterable[Path], k: int, seed: int) -> list[str]:
@@ -89,6 +89,6 @@ class QualityScorer:
         tokens = as_tokens(text)
         if not tokens:
             return 0.0
-        labels, probs = self.model.predict(tokens, k=2)
+        predictions = predict_line(self.model, tokens, k=2)
         # fastText's softmax can overshoot 1 by a few ulp; a probability stays in [0, 1].
-        return round(min(1.0, float(dict(zip(labels, probs)).get(POSITIVE, 0.0))), 6)
+        return round(min(1.0, next((prob for prob, label in predictions if label == POSITIVE), 0.0)), 6)
