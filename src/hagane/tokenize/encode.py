@@ -11,7 +11,7 @@ from hagane.config import SplitConfig, TokenizeConfig
 from hagane.errors import HaganeError
 from hagane.io import read_jsonl_zst
 from hagane.manifest import now, write_manifest
-from hagane.split import is_validation
+from hagane.split import validation_test
 from hagane.tokenize.shards import write_token_shard
 from hagane.tokenizer.train import BOS, EOS
 
@@ -39,8 +39,9 @@ def tokenize_shard(cfg: TokenizeConfig, split: SplitConfig, documents: Path, mod
         # hands each document's ids over as one int32 array: no Python int per token to make and free.
         ids = sp.encode(texts, num_threads=cfg.num_threads, out_type="numpy")
         docs = {name: [] for name in SPLITS}
+        held_out = validation_test(split)
         for doc_id, token_ids, text in zip(doc_ids, ids, texts):
-            docs["valid" if is_validation(doc_id, split) else "train"].append((doc_id, token_ids, text))
+            docs["valid" if held_out(doc_id) else "train"].append((doc_id, token_ids, text))
         counts: dict = {}
         outputs = []
         for name in SPLITS:

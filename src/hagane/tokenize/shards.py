@@ -36,7 +36,8 @@ def write_token_shard(prefix: Path, docs: list[tuple[str, Sequence[int], str]], 
     """Write `prefix.bin` and `prefix.idx.parquet` from (doc_id, ids without BOS/EOS, text) triples; the
     ids a list or a NumPy array."""
     dtype = token_dtype(vocab_size)
-    lengths = np.fromiter((len(ids) + 2 for _, ids, _ in docs), dtype=np.int64, count=len(docs))
+    doc_ids, token_ids, texts = (list(column) for column in zip(*docs)) if docs else ([], [], [])
+    lengths = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(docs)) + 2
     offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(docs) else np.empty(0, np.int64)
     # All documents in one buffer: every document's ids joined in one go, put around the BOS and EOS
     # positions by one mask, and written at once.
@@ -45,17 +46,17 @@ def write_token_shard(prefix: Path, docs: list[tuple[str, Sequence[int], str]], 
     body = np.ones(len(tokens), dtype=bool)
     body[offsets], body[ends] = False, False
     if len(docs):
-        tokens[body] = np.concatenate([ids for _, ids, _ in docs])
+        tokens[body] = np.concatenate(token_ids)
     tokens[offsets], tokens[ends] = bos_id, eos_id
     with atomic_path(prefix.with_suffix(".bin")) as tmp, open(tmp, "wb") as f:
-        f.write(tokens.tobytes())
+        f.write(memoryview(tokens))  # the array's own buffer: no copy
     offset = len(tokens)
     table = pa.table({
-        "doc_id": [d[0] for d in docs],
+        "doc_id": doc_ids,
         "offset": pa.array(offsets, pa.int64()),
         "n_tokens": pa.array(lengths, pa.int64()),
-        "n_chars": pa.array([len(d[2]) for d in docs], pa.int64()),
-        "n_bytes": pa.array([len(d[2].encode("utf-8")) for d in docs], pa.int64()),
+        "n_chars": pa.array(list(map(len, texts)), pa.int64()),
+        "n_bytes": pa.array(list(map(len, map(str.encode, texts))), pa.int64()),
     })
     meta = {"dtype": dtype.str, "vocab_size": vocab_size, "bos_id": bos_id, "eos_id": eos_id}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
