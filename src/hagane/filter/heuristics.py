@@ -44,14 +44,13 @@ TOP_NGRAM_SIZES = (2, 3, 4)
 DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 
 # The columns heuristic_scores returns, in order (also the order selection rules are checked in).
+_TOP_KEYS = tuple((f"top_{n}gram_share", n) for n in TOP_NGRAM_SIZES)
+_DUPLICATE_KEYS = tuple((f"duplicate_{n}gram_share", n) for n in DUPLICATE_NGRAM_SIZES)
 METRICS = ("n_chars", "n_japanese_chars", "hiragana_ratio", "hiragana_share", "katakana_share", "japanese_ratio",
            "mean_sentence_chars", "max_sentence_chars", "ellipsis_sentence_ratio", "duplicate_line_ratio",
            "duplicate_line_char_ratio", "duplicate_sentence_ratio", "duplicate_sentence_char_ratio",
-           *(f"top_{n}gram_share" for n in TOP_NGRAM_SIZES),
-           *(f"duplicate_{n}gram_share" for n in DUPLICATE_NGRAM_SIZES), "zlib_ratio", "lz4_ratio",
+           *(key for key, _ in _TOP_KEYS), *(key for key, _ in _DUPLICATE_KEYS), "zlib_ratio", "lz4_ratio",
            "url_char_ratio")
-_TOP_KEYS = tuple((f"top_{n}gram_share", n) for n in TOP_NGRAM_SIZES)
-_DUPLICATE_KEYS = tuple((f"duplicate_{n}gram_share", n) for n in DUPLICATE_NGRAM_SIZES)
 
 
 # Score columns the select step can bound: the heuristics, and the KenLM perplexity, the quality

@@ -7,7 +7,7 @@ from pathlib import Path
 from hagane.config import SplitConfig, TokenizerConfig
 from hagane.io import atomic_path, read_jsonl_zst, write_json
 from hagane.manifest import now, write_manifest
-from hagane.split import is_validation
+from hagane.split import validation_test
 from hagane.sudachi import versions
 from hagane.tokenizer.export import export_hf_tokenizer, verify_hf_tokenizer
 from hagane.tokenizer.report import tokenizer_report
@@ -18,9 +18,10 @@ MODEL, HF_DIR, VERIFY, REPORT = "spm.model", "hf", "verification.json", "report.
 
 def held_out_documents(shards: list[Path], split: SplitConfig):
     """(source, text) of every held-out document."""
+    held_out = validation_test(split)
     for shard in shards:
         for doc in read_jsonl_zst(shard):
-            if is_validation(doc["id"], split):
+            if held_out(doc["id"]):
                 yield doc["source"], doc["text"]
 
 

@@ -14,7 +14,7 @@ from hagane.errors import HaganeError
 
 from hagane.config import SplitConfig, TokenizerConfig
 from hagane.io import read_jsonl_zst
-from hagane.split import is_validation
+from hagane.split import validation_test
 from hagane.sudachi import word_splitter
 
 # Fixed special ids, shared with the tokenize, pretrain and convert stages (and Llama's convention).
@@ -76,9 +76,10 @@ def in_sample(doc_id: str, fraction: float) -> bool:
 
 
 def training_documents(shards: Iterable[Path], split: SplitConfig) -> Iterable[dict]:
+    held_out = validation_test(split)
     for shard in shards:
         for doc in read_jsonl_zst(shard):
-            if not is_validation(doc["id"], split):
+            if not held_out(doc["id"]):
                 yield doc
 
 
