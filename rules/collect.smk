@@ -1,22 +1,25 @@
+# One job per pack of shards (src/hagane/packs.py): the job reads its shards from the plan and runs them on
+# `threads` worker processes; each shard's documents land in results/collect/{source}/{shard}/.
+COLLECT_RESOURCES = pack_resources("collect")
+
+
 rule collect_documents:
     input:
-        collect_input,
+        plan=pack_plan,
+        files=pack_input_files,
     output:
-        docs="results/collect/{source}/{part}/documents.jsonl.zst",
-        quarantine="results/collect/{source}/{part}/quarantine.jsonl.zst",
-        manifest="results/collect/{source}/{part}/_manifest.json",
+        pack="results/collect/{source}/_packs/{pack}.json",
     log:
-        "logs/collect/{source}/{part}.log",
+        "logs/collect/{source}/{pack}.log",
     benchmark:
-        "benchmarks/collect/{source}/{part}.tsv"
+        "benchmarks/collect/{source}/{pack}.tsv"
     conda:
         "../envs/data.yaml"
+    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=COLLECT_RESOURCES[0],
+        runtime=COLLECT_RESOURCES[1],
     params:
         source=source_json,
-        byte_range=collect_byte_range,
-        out_dir=out_dir,
     shell:
-        "hagane collect run --source-json {params.source:q} --input {input:q} {params.byte_range} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane collect run --source-json {params.source:q} --pack {input.plan:q} --workers {threads} --record {output.pack:q} > {log:q} 2>&1"

@@ -1,5 +1,6 @@
 # Paths and input functions only; logic worth a test lives in src/hagane/.
 import json
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -11,54 +12,107 @@ from hagane.config import (
     source_shards,
     stage_config,
 )
+from hagane.packs import (
+    PACK_LIST as PACK_LIST_NAME,
+    PLAN_ROOT,
+    pack_record,
+    plan_file,
+    plan_packs,
+    read_packs,
+    read_plan,
+    record_bytes,
+    write_plan,
+    write_shard_list,
+)
+from hagane.resources import job_memory_mb, job_runtime_min
 from hagane.filter.thresholds import needs_thresholds
 from hagane.errors import HaganeError
 
-try:
-    # {source name: {shard name: Shard(files, byte_range)}}
-    SHARDS = source_shards(config)
-except HaganeError as err:
-    raise WorkflowError(f"invalid configuration: {err}") from None
-
-SHARD_IDS = [f"{source}/{part}" for source in SHARDS for part in SHARDS[source]]
+# Packs (src/hagane/packs.py): each per-shard stage runs one job per pack of `shards_per_job` shards. The
+# main Snakemake process finds the shards and writes the plan under results/plan/ (each file only when its
+# content changes); a cluster job reads the plan instead of looking at every source file again, so its
+# start-up does not grow with the corpus.
+if workflow.remote_exec:
+    PACKS = read_packs()
+else:
+    try:
+        # {source name: {shard name: Shard(files, byte_range)}}
+        SHARDS = source_shards(config)
+        PACKS = plan_packs(SHARDS, config["shards_per_job"])
+    except HaganeError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
+    write_plan(SHARDS, PACKS)
+SOURCES = list(dict.fromkeys(pack.source for pack in PACKS))
+PACK_LIST = str(PLAN_ROOT / PACK_LIST_NAME)
 
 
 wildcard_constraints:
     source=r"[A-Za-z0-9_-]+",
-    part=r"[A-Za-z0-9_.-]+",
+    pack=r"pack-\d{5}",
     checkpoint=r"step_\d{7}",
     group=r"\d+",
 
 
-def collect_input(wildcards):
-    return [str(path) for path in SHARDS[wildcards.source][wildcards.part].files]
+def pack_plan(wildcards):
+    return str(plan_file(f"{wildcards.source}/{wildcards.pack}"))
 
 
-def collect_byte_range(wildcards):
-    """The option naming a multistream dump's byte range, or nothing: offsets need no quoting."""
-    byte_range = SHARDS[wildcards.source][wildcards.part].byte_range
-    return "" if byte_range is None else f"--byte-range {byte_range[0]}:{byte_range[1]}"
+def pack_input_files(wildcards):
+    """The raw files a collect pack reads, from its plan (the plan file is written before any job runs)."""
+    plan = read_plan(pack_plan(wildcards))
+    return [str(path) for shard in plan.shards for path in shard.files]
+
+
+def per_pack(stage_root, sources=None, complement=False):
+    """The pack records of a per-shard stage (results/filter/score, …), of some sources or all."""
+    return [
+        str(pack_record(stage_root, pack.id))
+        for pack in PACKS
+        if sources is None or (pack.source in sources) != complement
+    ]
+
+
+def shard_list(name, pattern, sources=None, complement=False):
+    """A list file (results/plan/lists/NAME.txt) of `pattern` filled in for every shard, which a rule passes
+    as `@FILE`: a command line that holds every shard would outgrow the kernel's limit at ~10^4 shards.
+    """
+    chosen = None
+    if sources is not None:
+        chosen = [s for s in SOURCES if (s in sources) != complement]
+    return str(
+        write_shard_list(PACKS, name, pattern, chosen, write=not workflow.remote_exec)
+    )
+
+
+def pack_resources(stage, upstream=None):
+    """mem_mb and runtime of a pack job from the bytes its shards read (hagane.resources): `upstream` names
+    the input holding the previous stage's pack record; without it (collect) the raw input files count.
+    Both grow with each retry (attempt)."""
+
+    def read_bytes(input):
+        if upstream is None:
+            sizes = [os.path.getsize(f) for f in input.files if os.path.exists(f)]
+            return sum(sizes), max(sizes, default=0)
+        return record_bytes(input[upstream])
+
+    def mem_mb(wildcards, input, threads, attempt):
+        return job_memory_mb(stage, *read_bytes(input), threads, attempt)
+
+    def runtime(wildcards, input, threads, attempt):
+        return job_runtime_min(stage, *read_bytes(input), threads, attempt)
+
+    return mem_mb, runtime
 
 
 KENLM_SOURCES = config["filter"]["kenlm"]["reference_sources"]
 QUALITY_SOURCES = config["filter"]["quality"]["reference_sources"]
 for key, names in [("kenlm", KENLM_SOURCES), ("quality", QUALITY_SOURCES)]:
     for name in names:
-        if name not in SHARDS:
+        if name not in SOURCES:
             raise WorkflowError(
                 f"invalid configuration: filter.{key}.reference_sources names {name!r}, "
-                f"which is not a collect source ({', '.join(SHARDS)})"
+                f"which is not a collect source ({', '.join(SOURCES)})"
             )
-
-
-def collected_documents(sources, complement=False):
-    """The collect outputs of `sources` (or, with `complement`, of every other source)."""
-    chosen = [s for s in SHARDS if (s in sources) != complement]
-    return [
-        f"results/collect/{source}/{part}/documents.jsonl.zst"
-        for source in chosen
-        for part in SHARDS[source]
-    ]
 
 
 def kenlm_model(wildcards):
@@ -122,10 +176,6 @@ def out_dir(wildcards, output):
     return str(Path(output.manifest).parent)
 
 
-def per_shard(pattern):
-    return [pattern.format(shard=shard) for shard in SHARD_IDS]
-
-
 # dedup.near: the bands bucketed together in one job, and whether near dedup runs at all.
 BAND_GROUPS = band_groups(config["dedup"]["near"])
 
@@ -134,11 +184,6 @@ def near_clusters(wildcards):
     if not config["dedup"]["near"]["enabled"]:
         return []
     return ["results/dedup/minhash/clusters/clusters.parquet"]
-
-
-def dedup_shard_args(wildcards, input, output):
-    pairs = zip(SHARD_IDS, input.kept, output.docs)
-    return " ".join(f"{shard}={src}:{dst}" for shard, src, dst in pairs)
 
 
 def final_checkpoint():

@@ -9,9 +9,8 @@ rule convert_to_hf:
         final=final_checkpoint(),
         tokenizer_dir="results/tokenizer/hf",
         spm="results/tokenizer/spm.model",
-        valid=per_shard("results/tokenize/{shard}/valid.bin"),
+        tokenized=per_pack("results/tokenize"),
         pretrain_manifest="results/pretrain/_manifest.json",
-        tokenize_manifests=per_shard("results/tokenize/{shard}/_manifest.json"),
         tokenizer_manifest="results/tokenizer/_manifest.json",
     output:
         model=directory("results/convert/{checkpoint}/model"),
@@ -29,10 +28,13 @@ rule convert_to_hf:
     params:
         cfg=section("convert"),
         checkpoint="results/pretrain/checkpoints/{checkpoint}",
-        valid=per_shard("results/tokenize/{shard}/valid"),
+        valid=shard_list("valid", "results/tokenize/{shard}/valid"),
+        tokenize_manifests=shard_list(
+            "tokenize-manifests", "results/tokenize/{shard}/_manifest.json"
+        ),
         out_dir=out_dir,
     shell:
-        "hagane convert hf --convert-json {params.cfg:q} --checkpoint {params.checkpoint:q} --tokenizer-dir {input.tokenizer_dir:q} --spm {input.spm:q} --valid {params.valid:q} --pretrain-manifest {input.pretrain_manifest:q} --tokenize-manifests {input.tokenize_manifests:q} --tokenizer-manifest {input.tokenizer_manifest:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane convert hf --convert-json {params.cfg:q} --checkpoint {params.checkpoint:q} --tokenizer-dir {input.tokenizer_dir:q} --spm {input.spm:q} --valid @{params.valid:q} --pretrain-manifest {input.pretrain_manifest:q} --tokenize-manifests @{params.tokenize_manifests:q} --tokenizer-manifest {input.tokenizer_manifest:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule publish_model:
@@ -61,7 +63,7 @@ rule publish_model:
 rule export_gguf:
     input:
         model=f"results/convert/{FINAL}/model",
-        valid=per_shard("results/tokenize/{shard}/valid.bin"),
+        tokenized=per_pack("results/tokenize"),
     output:
         gguf="results/publish/gguf/model.gguf",
         manifest="results/publish/gguf/_manifest.json",
@@ -76,7 +78,7 @@ rule export_gguf:
         runtime=60,
     params:
         cfg=section("convert"),
-        valid=per_shard("results/tokenize/{shard}/valid"),
+        valid=shard_list("valid", "results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane convert gguf --convert-json {params.cfg:q} --model {input.model:q} --valid {params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane convert gguf --convert-json {params.cfg:q} --model {input.model:q} --valid @{params.valid:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

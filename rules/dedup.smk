@@ -1,13 +1,17 @@
-# Exact duplicates first (one job over all shards), then near duplicates by MinHash: signatures per
-# shard, candidate pairs per group of bands, clusters over all of them, and each shard's survivors.
-# Each rule gets only its own sub-section, so a MinHash setting does not rerun exact dedup.
+# Exact duplicates first (one job over all shards, which it reads and writes through a list file), then
+# near duplicates by MinHash: signatures per pack of shards, candidate pairs per group of bands, clusters
+# over all of them, and each pack's survivors. Each rule gets only its own sub-section, so a MinHash
+# setting does not rerun exact dedup.
+SIGNATURES_RESOURCES = pack_resources("signatures", upstream="kept")
+NEAR_RESOURCES = pack_resources("near", upstream="kept")
 
 
 rule dedup_exact:
     input:
-        kept=per_shard("results/filter/select/{shard}/kept.jsonl.zst"),
+        kept=per_pack("results/filter/select"),
     output:
-        docs=per_shard("results/dedup/exact/{shard}/documents.jsonl.zst"),
+        # Each shard's survivors go to results/dedup/exact/{source}/{shard}/documents.jsonl.zst, listed in
+        # the manifest: one declared output per shard would make Snakemake's records grow as shards².
         dropped="results/dedup/exact/dropped.jsonl.zst",
         counts="results/dedup/exact/counts.json",
         manifest="results/dedup/exact/_manifest.json",
@@ -22,39 +26,41 @@ rule dedup_exact:
         runtime=60,
     params:
         cfg=section("dedup", "exact"),
-        shards=dedup_shard_args,
+        shards=shard_list(
+            "exact-shards",
+            "{shard}=results/filter/select/{shard}/kept.jsonl.zst:results/dedup/exact/{shard}/documents.jsonl.zst",
+        ),
         out_dir=out_dir,
     shell:
-        "hagane dedup exact --dedup-json {params.cfg:q} --shards {params.shards} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane dedup exact --dedup-json {params.cfg:q} --shards @{params.shards:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule minhash_signatures:
     input:
-        docs="results/dedup/exact/{source}/{part}/documents.jsonl.zst",
+        plan=pack_plan,
+        kept="results/filter/select/{source}/_packs/{pack}.json",
+        exact="results/dedup/exact/_manifest.json",
     output:
-        signatures="results/dedup/minhash/signatures/{source}/{part}/signatures.parquet",
-        manifest="results/dedup/minhash/signatures/{source}/{part}/_manifest.json",
+        pack="results/dedup/minhash/signatures/{source}/_packs/{pack}.json",
     log:
-        "logs/dedup/minhash/signatures/{source}/{part}.log",
+        "logs/dedup/minhash/signatures/{source}/{pack}.log",
     benchmark:
-        "benchmarks/dedup/minhash/signatures/{source}/{part}.tsv"
+        "benchmarks/dedup/minhash/signatures/{source}/{pack}.tsv"
     conda:
         "../envs/data.yaml"
+    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=120,
+        mem_mb=SIGNATURES_RESOURCES[0],
+        runtime=SIGNATURES_RESOURCES[1],
     params:
         cfg=section("dedup", "near"),
-        out_dir=out_dir,
     shell:
-        "hagane dedup signatures --dedup-json {params.cfg:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane dedup signatures --dedup-json {params.cfg:q} --pack {input.plan:q} --documents-root results/dedup/exact --workers {threads} --record {output.pack:q} > {log:q} 2>&1"
 
 
 rule minhash_buckets:
     input:
-        signatures=per_shard(
-            "results/dedup/minhash/signatures/{shard}/signatures.parquet"
-        ),
+        signatures=per_pack("results/dedup/minhash/signatures"),
     output:
         edges="results/dedup/minhash/buckets/{group}/edges.npz",
         manifest="results/dedup/minhash/buckets/{group}/_manifest.json",
@@ -69,17 +75,19 @@ rule minhash_buckets:
         runtime=120,
     params:
         cfg=section("dedup", "near"),
+        signatures=shard_list(
+            "signatures",
+            "results/dedup/minhash/signatures/{shard}/signatures.parquet",
+        ),
         bands=lambda wildcards: " ".join(map(str, BAND_GROUPS[int(wildcards.group)])),
         out_dir=out_dir,
     shell:
-        "hagane dedup buckets --dedup-json {params.cfg:q} --signatures {input.signatures:q} --bands {params.bands} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane dedup buckets --dedup-json {params.cfg:q} --signatures @{params.signatures:q} --bands {params.bands} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule minhash_clusters:
     input:
-        signatures=per_shard(
-            "results/dedup/minhash/signatures/{shard}/signatures.parquet"
-        ),
+        signatures=per_pack("results/dedup/minhash/signatures"),
         edges=expand(
             "results/dedup/minhash/buckets/{group}/edges.npz",
             group=range(len(BAND_GROUPS)),
@@ -98,37 +106,37 @@ rule minhash_clusters:
         runtime=120,
     params:
         cfg=section("dedup", "near"),
-        signatures=lambda wildcards, input: " ".join(
-            f"{shard}={path}" for shard, path in zip(SHARD_IDS, input.signatures)
+        signatures=shard_list(
+            "named-signatures",
+            "{shard}=results/dedup/minhash/signatures/{shard}/signatures.parquet",
         ),
         out_dir=out_dir,
     shell:
-        "hagane dedup clusters --dedup-json {params.cfg:q} --signatures {params.signatures} --edges {input.edges:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane dedup clusters --dedup-json {params.cfg:q} --signatures @{params.signatures:q} --edges {input.edges:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule dedup_near:
     input:
-        docs="results/dedup/exact/{source}/{part}/documents.jsonl.zst",
+        plan=pack_plan,
+        kept="results/filter/select/{source}/_packs/{pack}.json",
+        exact="results/dedup/exact/_manifest.json",
         clusters=near_clusters,
     output:
-        docs="results/dedup/{source}/{part}/documents.jsonl.zst",
-        dropped="results/dedup/{source}/{part}/dropped.jsonl.zst",
-        counts="results/dedup/{source}/{part}/counts.json",
-        manifest="results/dedup/{source}/{part}/_manifest.json",
+        pack="results/dedup/{source}/_packs/{pack}.json",
     log:
-        "logs/dedup/near/{source}/{part}.log",
+        "logs/dedup/near/{source}/{pack}.log",
     benchmark:
-        "benchmarks/dedup/near/{source}/{part}.tsv"
+        "benchmarks/dedup/near/{source}/{pack}.tsv"
     conda:
         "../envs/data.yaml"
+    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=NEAR_RESOURCES[0],
+        runtime=NEAR_RESOURCES[1],
     params:
         cfg=section("dedup", "near"),
         clusters=lambda wildcards, input: (
             f"--clusters {input.clusters[0]}" if input.clusters else ""
         ),
-        out_dir=out_dir,
     shell:
-        "hagane dedup near --dedup-json {params.cfg:q} --shard {wildcards.source}/{wildcards.part} --documents {input.docs:q} {params.clusters} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane dedup near --dedup-json {params.cfg:q} --pack {input.plan:q} --documents-root results/dedup/exact {params.clusters} --workers {threads} --record {output.pack:q} > {log:q} 2>&1"

@@ -5,8 +5,8 @@
 
 rule build_continuation_task:
     input:
-        docs=per_shard("results/dedup/{shard}/documents.jsonl.zst"),
-        valid_idx=per_shard("results/tokenize/{shard}/valid.idx.parquet"),
+        docs=per_pack("results/dedup"),
+        tokenized=per_pack("results/tokenize"),
     output:
         continuation="results/evaluate/tasks/continuation.jsonl",
         manifest="results/evaluate/tasks/_manifest.json",
@@ -21,15 +21,19 @@ rule build_continuation_task:
         runtime=10,
     params:
         cfg=section("evaluate"),
+        docs=shard_list("documents", "results/dedup/{shard}/documents.jsonl.zst"),
+        valid_idx=shard_list(
+            "valid-index", "results/tokenize/{shard}/valid.idx.parquet"
+        ),
         out_dir=out_dir,
     shell:
-        "hagane evaluate continuation --evaluate-json {params.cfg:q} --documents {input.docs:q} --valid-index {input.valid_idx:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane evaluate continuation --evaluate-json {params.cfg:q} --documents @{params.docs:q} --valid-index @{params.valid_idx:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule evaluate_checkpoint:
     input:
         model="results/convert/{checkpoint}/model",
-        valid=per_shard("results/tokenize/{shard}/valid.bin"),
+        tokenized=per_pack("results/tokenize"),
         continuation="results/evaluate/tasks/continuation.jsonl",
     output:
         metrics=report(
@@ -58,10 +62,10 @@ rule evaluate_checkpoint:
     params:
         cfg=section("evaluate"),
         step=lambda wildcards: int(wildcards.checkpoint.removeprefix("step_")),
-        valid=per_shard("results/tokenize/{shard}/valid"),
+        valid=shard_list("valid", "results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane evaluate model --evaluate-json {params.cfg:q} --model {input.model:q} --step {params.step} --valid {params.valid:q} --continuation {input.continuation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane evaluate model --evaluate-json {params.cfg:q} --model {input.model:q} --step {params.step} --valid @{params.valid:q} --continuation {input.continuation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule summarize_evaluation:

@@ -1,9 +1,6 @@
 rule pretrain_model:
     input:
-        bins=per_shard("results/tokenize/{shard}/train.bin"),
-        idx=per_shard("results/tokenize/{shard}/train.idx.parquet"),
-        valid_bins=per_shard("results/tokenize/{shard}/valid.bin"),
-        valid_idx=per_shard("results/tokenize/{shard}/valid.idx.parquet"),
+        tokenized=per_pack("results/tokenize"),
         tokenizer="results/tokenizer/spm.model",
     output:
         checkpoint=directory(final_checkpoint()),
@@ -30,8 +27,8 @@ rule pretrain_model:
         runtime=240,
     params:
         cfg=section("pretrain"),
-        shards=per_shard("results/tokenize/{shard}/train"),
-        valid=per_shard("results/tokenize/{shard}/valid"),
+        shards=shard_list("train", "results/tokenize/{shard}/train"),
+        valid=shard_list("valid", "results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:
-        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --threads-per-rank {resources.cpus_per_task} --launcher={resources.mpi} --shards {params.shards:q} --valid-shards {params.valid:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane pretrain train --pretrain-json {params.cfg:q} --ranks {resources.tasks} --threads-per-rank {resources.cpus_per_task} --launcher={resources.mpi} --shards @{params.shards:q} --valid-shards @{params.valid:q} --tokenizer {input.tokenizer:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -4,10 +4,10 @@
 
 rule plot_funnel:
     input:
-        collect=per_shard("results/collect/{shard}/_manifest.json"),
-        select=per_shard("results/filter/select/{shard}/counts.json"),
+        collect=per_pack("results/collect"),
+        select=per_pack("results/filter/select"),
         dedup="results/dedup/exact/counts.json",
-        near=per_shard("results/dedup/{shard}/counts.json"),
+        near=per_pack("results/dedup"),
     output:
         plot=report(
             "results/report/funnel.png",
@@ -24,8 +24,14 @@ rule plot_funnel:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        collect=shard_list(
+            "collect-manifests", "results/collect/{shard}/_manifest.json"
+        ),
+        select=shard_list("select-counts", "results/filter/select/{shard}/counts.json"),
+        near=shard_list("near-counts", "results/dedup/{shard}/counts.json"),
     shell:
-        "hagane report funnel --collect-manifests {input.collect:q} --select-counts {input.select:q} --dedup-counts {input.dedup:q} --near-counts {input.near:q} --out {output.plot:q} > {log:q} 2>&1"
+        "hagane report funnel --collect-manifests @{params.collect:q} --select-counts @{params.select:q} --dedup-counts {input.dedup:q} --near-counts @{params.near:q} --out {output.plot:q} > {log:q} 2>&1"
 
 
 rule plot_tokenizer:

@@ -1,26 +1,26 @@
+# One job per pack of shards; each shard's train/valid token shards land in results/tokenize/{source}/{shard}/.
+TOKENIZE_RESOURCES = pack_resources("tokenize", upstream="docs")
+
+
 rule tokenize_documents:
     input:
-        docs="results/dedup/{source}/{part}/documents.jsonl.zst",
+        plan=pack_plan,
+        docs="results/dedup/{source}/_packs/{pack}.json",
         model="results/tokenizer/spm.model",
     output:
-        train_bin="results/tokenize/{source}/{part}/train.bin",
-        train_idx="results/tokenize/{source}/{part}/train.idx.parquet",
-        valid_bin="results/tokenize/{source}/{part}/valid.bin",
-        valid_idx="results/tokenize/{source}/{part}/valid.idx.parquet",
-        manifest="results/tokenize/{source}/{part}/_manifest.json",
+        pack="results/tokenize/{source}/_packs/{pack}.json",
     log:
-        "logs/tokenize/{source}/{part}.log",
+        "logs/tokenize/{source}/{pack}.log",
     benchmark:
-        "benchmarks/tokenize/{source}/{part}.tsv"
+        "benchmarks/tokenize/{source}/{pack}.tsv"
     conda:
         "../envs/data.yaml"
     threads: config["tokenize"]["num_threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=TOKENIZE_RESOURCES[0],
+        runtime=TOKENIZE_RESOURCES[1],
     params:
         cfg=section("tokenize"),
         split=section("split"),
-        out_dir=out_dir,
     shell:
-        "hagane tokenize encode --tokenize-json {params.cfg:q} --split-json {params.split:q} --documents {input.docs:q} --tokenizer {input.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane tokenize encode --tokenize-json {params.cfg:q} --split-json {params.split:q} --pack {input.plan:q} --documents-root results/dedup --tokenizer {input.model:q} --workers {threads} --record {output.pack:q} > {log:q} 2>&1"

@@ -1,6 +1,6 @@
 rule train_tokenizer:
     input:
-        docs=per_shard("results/dedup/{shard}/documents.jsonl.zst"),
+        packs=per_pack("results/dedup"),
     output:
         model="results/tokenizer/spm.model",
         vocab="results/tokenizer/spm.vocab",
@@ -21,6 +21,7 @@ rule train_tokenizer:
     params:
         cfg=section("tokenizer"),
         split=section("split"),
+        docs=shard_list("documents", "results/dedup/{shard}/documents.jsonl.zst"),
         out_dir=out_dir,
     shell:
-        "hagane tokenizer train --tokenizer-json {params.cfg:q} --split-json {params.split:q} --documents {input.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane tokenizer train --tokenizer-json {params.cfg:q} --split-json {params.split:q} --documents @{params.docs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -19,6 +19,8 @@ from pathlib import Path
 from hagane.config import load_config_file, source_config, source_files, stage_config
 from hagane.errors import HaganeError
 
+DOCUMENTS = "documents.jsonl.zst"  # a document shard's file name in every stage's shard folder (DESIGN.md)
+
 
 def _add_sections(parser: argparse.ArgumentParser, *sections: str) -> None:
     parser.add_argument("--config", type=Path, help="whole configuration file (YAML)")
@@ -48,6 +50,54 @@ def _sections(args) -> list:
     return out
 
 
+def _add_pack(parser: argparse.ArgumentParser, *roots: tuple[str, str]) -> None:
+    """The options of a verb's pack mode: many shards in one job (src/hagane/packs.py)."""
+    parser.add_argument("--pack", type=Path, help="pack mode: a pack's plan (results/plan/SOURCE/pack-N.json)")
+    parser.add_argument("--record", type=Path, help="pack mode: the pack's record, results/<stage>/SOURCE/_packs/"
+                        "pack-N.json; each shard's outputs go to results/<stage>/SOURCE/SHARD/")
+    parser.add_argument("--workers", type=int, default=1, help="pack mode: shards worked on at once (processes)")
+    for option, help_text in roots:
+        parser.add_argument(option, type=Path, help=f"pack mode: {help_text}")
+
+
+def _in_pack_mode(args, single: tuple[str, ...], roots: tuple[str, ...]) -> bool:
+    """Whether the verb runs a pack (--pack, --record and its roots) or one shard (`single`), never a mix."""
+    pack = ("pack", "record", *roots)
+    given = {name for name in (*pack, *single) if getattr(args, name, None) is not None}
+    if not given & set(pack):
+        missing = [name for name in single if name not in given]
+        if missing:
+            raise HaganeError("give " + ", ".join(f"--{m.replace('_', '-')}" for m in missing) +
+                              " (one shard), or --pack with " + ", ".join(f"--{m.replace('_', '-')}" for m in pack[1:]))
+        return False
+    missing = [name for name in pack if name not in given]
+    if missing or given & set(single):
+        raise HaganeError("pack mode takes " + ", ".join(f"--{m.replace('_', '-')}" for m in pack) +
+                          " and none of " + ", ".join(f"--{m.replace('_', '-')}" for m in single))
+    return True
+
+
+def _run_pack(stage: str, args, work, shard_args) -> None:
+    """Run `work(*shard_args(shard, out_dir))` for every shard of the pack; see hagane.packs."""
+    from hagane.packs import ShardTask, read_plan, run_pack, shard_dir
+
+    plan = read_plan(args.pack)
+    if args.record.parent.name != "_packs" or args.record.parent.parent.name != plan.source:
+        raise HaganeError(f"--record {args.record}: expected results/<stage>/{plan.source}/_packs/{plan.name}.json")
+    tasks = []
+    for shard in plan.shards:
+        out_dir = shard_dir(args.record, shard.name)
+        work_args = shard_args(plan.source, shard, out_dir)
+        spec = repr((work.__module__, work.__qualname__, work_args))
+        tasks.append(ShardTask(shard.name, out_dir, work, work_args, spec))
+    run_pack(stage, plan.id, tasks, args.record, workers=args.workers)
+
+
+def _upstream(root: Path, source: str, shard, name: str) -> Path:
+    """A shard's file written by an earlier stage: root/SOURCE/SHARD/name (the layout of DESIGN.md)."""
+    return root / source / shard.name / name
+
+
 # ----------------------------------------------------------------------------------------- commands
 
 def cmd_config_check(args) -> None:
@@ -61,7 +111,7 @@ def cmd_config_check(args) -> None:
 
 
 def cmd_collect(args) -> None:
-    from hagane.collect import collect_dataset, collect_files
+    from hagane.collect import collect_dataset, collect_files, collect_shard
 
     if args.config is not None:
         config = load_config_file(args.config)
@@ -73,6 +123,14 @@ def cmd_collect(args) -> None:
         source = source_config(_load_json(args.source_json, "--source-json"), origin="--source-json")
     else:
         raise HaganeError("give --config FILE --source NAME, or --source-json")
+    if _in_pack_mode(args, ("out_dir",), ()):
+        def shard_args(source_name, shard, out_dir):
+            if source_name != source.name:
+                raise HaganeError(f"{args.pack} is a pack of source {source_name!r}, not {source.name!r}")
+            return source, dict(zip(shard.files, shard.roots)), out_dir, shard.byte_range
+
+        _run_pack("collect", args, collect_shard, shard_args)
+        return
     inputs = [Path(p) for p in args.input if p]
     if not inputs:  # a Hugging Face dataset read as a whole
         if source.type != "huggingface" or source.paths:
@@ -94,6 +152,10 @@ def cmd_filter_score(args) -> None:
     from hagane.filter.score import score_shard
 
     (cfg,) = _sections(args)
+    if _in_pack_mode(args, ("documents", "out_dir"), ("documents_root",)):
+        _run_pack("score", args, score_shard, lambda source, shard, out_dir: (
+            cfg.score, _upstream(args.documents_root, source, shard, DOCUMENTS), out_dir, args.kenlm, args.quality))
+        return
     score_shard(cfg.score, args.documents, args.out_dir, kenlm_dir=args.kenlm, quality_dir=args.quality)
 
 
@@ -115,6 +177,11 @@ def cmd_filter_select(args) -> None:
     from hagane.filter.select import select_shard
 
     (cfg,) = _sections(args)
+    if _in_pack_mode(args, ("documents", "scores", "out_dir"), ("documents_root", "scores_root")):
+        _run_pack("select", args, select_shard, lambda source, shard, out_dir: (
+            cfg.select, _upstream(args.documents_root, source, shard, DOCUMENTS),
+            _upstream(args.scores_root, source, shard, "scores.parquet"), out_dir, args.thresholds))
+        return
     select_shard(cfg.select, args.documents, args.scores, args.out_dir, thresholds=args.thresholds)
 
 
@@ -153,6 +220,10 @@ def cmd_dedup_signatures(args) -> None:
     from hagane.dedup.minhash import shard_signatures
 
     (cfg,) = _sections(args)
+    if _in_pack_mode(args, ("documents", "out_dir"), ("documents_root",)):
+        _run_pack("signatures", args, shard_signatures, lambda source, shard, out_dir: (
+            cfg.near, _upstream(args.documents_root, source, shard, DOCUMENTS), out_dir))
+        return
     shard_signatures(cfg.near, args.documents, args.out_dir)
 
 
@@ -174,6 +245,11 @@ def cmd_dedup_near(args) -> None:
     from hagane.dedup.minhash import apply_clusters
 
     (cfg,) = _sections(args)
+    if _in_pack_mode(args, ("shard", "documents", "out_dir"), ("documents_root",)):
+        _run_pack("near", args, apply_clusters, lambda source, shard, out_dir: (
+            cfg.near, f"{source}/{shard.name}", _upstream(args.documents_root, source, shard, DOCUMENTS),
+            args.clusters, out_dir))
+        return
     apply_clusters(cfg.near, args.shard, args.documents, args.clusters, args.out_dir)
 
 
@@ -188,6 +264,10 @@ def cmd_tokenize_encode(args) -> None:
     from hagane.tokenize.encode import tokenize_shard
 
     cfg, split = _sections(args)
+    if _in_pack_mode(args, ("documents", "out_dir"), ("documents_root",)):
+        _run_pack("tokenize", args, tokenize_shard, lambda source, shard, out_dir: (
+            cfg, split, _upstream(args.documents_root, source, shard, DOCUMENTS), args.tokenizer, out_dir))
+        return
     tokenize_shard(cfg, split, args.documents, args.tokenizer, args.out_dir)
 
 
@@ -371,7 +451,9 @@ def cmd_report_training(args) -> None:
 # ------------------------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hagane", description=__doc__.split("\n")[0])
+    # `@FILE` stands for the arguments in FILE, one per line: how rules pass a list of every shard, which
+    # on a command line would outgrow the kernel's limit (~2 MB) at ~10^4 shards.
+    parser = argparse.ArgumentParser(prog="hagane", description=__doc__.split("\n")[0], fromfile_prefix_chars="@")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
     def verb(stage_parser, name, func, help_text):
@@ -395,15 +477,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the shard's input files, read in order (none for a Hugging Face dataset read whole)")
     p.add_argument("--byte-range", default="",
                    help="START:END: only the page streams of a multistream Wikipedia dump in that byte range")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p)
 
     s = stage("filter", "score documents once, select cheaply")
     p = verb(s, "score", cmd_filter_score, "language ID, heuristics (and perplexity) → scores.parquet")
     _add_sections(p, "filter")
-    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--documents", type=Path)
     p.add_argument("--kenlm", type=Path, help="a KenLM model directory (hagane filter kenlm) to score perplexity")
     p.add_argument("--quality", type=Path, help="a quality classifier directory (hagane filter quality)")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "the collect stage's folder (results/collect)"))
     p = verb(s, "quality", cmd_filter_quality, "train the fastText quality classifier (reference vs other)")
     _add_sections(p, "filter")
     p.add_argument("--positives", type=Path, nargs="+", required=True, help="reference sources' documents")
@@ -415,11 +499,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
     p = verb(s, "select", cmd_filter_select, "apply thresholds → kept, dropped (with reasons), counts")
     _add_sections(p, "filter")
-    p.add_argument("--documents", type=Path, required=True)
-    p.add_argument("--scores", type=Path, required=True)
+    p.add_argument("--documents", type=Path)
+    p.add_argument("--scores", type=Path)
     p.add_argument("--thresholds", type=Path, help="the corpus's percentiles (hagane filter thresholds), when a "
                    "bound is a percentile or the preset is ccnet")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "the collect stage's folder (results/collect)"),
+              ("--scores-root", "the score stage's folder (results/filter/score)"))
     p = verb(s, "thresholds", cmd_filter_thresholds, "percentile bounds → absolute values over every shard's scores")
     _add_sections(p, "filter")
     p.add_argument("--scores", type=Path, nargs="+", required=True, help="every shard's scores.parquet")
@@ -432,8 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
     p = verb(s, "signatures", cmd_dedup_signatures, "MinHash band keys of one shard's documents")
     _add_sections(p, "dedup")
-    p.add_argument("--documents", type=Path, required=True)
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--documents", type=Path)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "exact dedup's folder (results/dedup/exact)"))
     p = verb(s, "buckets", cmd_dedup_buckets, "candidate pairs of some bands, over all shards")
     _add_sections(p, "dedup")
     p.add_argument("--signatures", type=Path, nargs="+", required=True)
@@ -446,10 +533,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
     p = verb(s, "near", cmd_dedup_near, "drop one shard's near duplicates (clusters' representatives stay)")
     _add_sections(p, "dedup")
-    p.add_argument("--shard", required=True, help="the shard's name, SOURCE/PART")
-    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--shard", help="the shard's name, SOURCE/PART")
+    p.add_argument("--documents", type=Path)
     p.add_argument("--clusters", type=Path, help="clusters.parquet; without it nothing is dropped (dedup.near off)")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "exact dedup's folder (results/dedup/exact)"))
 
     s = stage("tokenizer", "train and export the tokenizer")
     p = verb(s, "train", cmd_tokenizer_train, "SentencePiece + verified Hugging Face directory")
@@ -460,9 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = stage("tokenize", "documents → token shards")
     p = verb(s, "encode", cmd_tokenize_encode, "one document shard → train/valid token shards")
     _add_sections(p, "tokenize", "split")
-    p.add_argument("--documents", type=Path, required=True)
+    p.add_argument("--documents", type=Path)
     p.add_argument("--tokenizer", type=Path, required=True, help="SentencePiece model file")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "the dedup stage's folder (results/dedup)"))
 
     s = stage("pretrain", "train the model")
     p = verb(s, "train", cmd_pretrain_train, "train (launching torchrun itself when needed)")

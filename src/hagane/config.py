@@ -486,6 +486,8 @@ class Shard:
 
     files: tuple[Path, ...]
     byte_range: tuple[int, int] | None = None
+    # Each file's source root (ids and origin paths are relative to it), in the order of `files`.
+    roots: tuple[Path, ...] = ()
 
 
 def group_files(files: list[Path], target_bytes: int) -> list[list[Path]]:
@@ -535,10 +537,11 @@ def source_shards(config: dict) -> dict[str, dict[str, Shard]]:
             index = multistream_index(group[0]) if src["type"] == "wikipedia" and target else None
             if len(group) == 1 and index is not None and group[0].stat().st_size > target:
                 for k, byte_range in enumerate(split_multistream(group[0], index, target)):
-                    add(f"{first}.p{k:05d}", Shard((group[0],), byte_range))
+                    add(f"{first}.p{k:05d}", Shard((group[0],), byte_range, (roots[group[0]],)))
             elif len(group) == 1:
-                add(first, Shard(tuple(group)))
+                add(first, Shard(tuple(group), None, (roots[group[0]],)))
             else:
-                add(f"{first}--{shard_name(group[-1], roots[group[-1]])}", Shard(tuple(group)))
+                add(f"{first}--{shard_name(group[-1], roots[group[-1]])}",
+                    Shard(tuple(group), None, tuple(roots[f] for f in group)))
         shards[src["name"]] = named
     return shards

@@ -68,6 +68,14 @@ def collect_files(source: SourceConfig, files: dict[Path, Path], out_dir: Path,
     return _collect(source, parts, list(files), out_dir, extra)
 
 
+def collect_shard(source: SourceConfig, files: dict[Path, Path], out_dir: Path,
+                  byte_range: tuple[int, int] | None = None) -> Accounting:
+    """One shard of a pack (hagane.packs): its files ({file: root}), or with none a whole dataset."""
+    if not files:
+        return collect_dataset(source, out_dir)
+    return collect_files(source, files, out_dir, byte_range=byte_range)
+
+
 def collect_dataset(source: SourceConfig, out_dir: Path) -> Accounting:
     """Read a whole Hugging Face dataset split (a hub name or a local directory) as one shard."""
     local = Path(source.dataset)
