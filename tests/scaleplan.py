@@ -64,3 +64,23 @@ def dry_run(workdir: Path, profile: str, *extra: str, quiet: bool = True, timeou
             "cpu_s": round(float(timing.group(2)) + float(timing.group(3)), 2) if timing else None,
             "peak_mb": round(int(timing.group(4)) / 1024, 1) if timing else None,
             "jobs": jobs, "total_jobs": sum(jobs.values()), "output": out}
+
+
+def in_job(workdir: Path, pack: str = "pack-00000") -> dict:
+    """Run one collect pack job as a cluster job runs it (Snakemake in remote mode for one target job, which
+    parses the workflow again) and return what that cost beyond the job's own command: the start-up a
+    cluster job pays before it does any work."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    cmd = ["/usr/bin/time", "-f", "TIME %e %U %S %M", str(bin_dir / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+           "--target-jobs", f"collect_documents:source={EXTRA_SOURCE},pack={pack}", "--force", "--nolock",
+           "--ignore-incomplete", "--max-inventory-time", "0", "--mode", "remote", "--cores", "1", "--quiet", "all"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    timing = re.search(r"^TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$", proc.stdout + proc.stderr, flags=re.M)
+    if proc.returncode != 0 or not timing:
+        raise RuntimeError(f"the remote-mode job failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    bench = (workdir / "benchmarks" / "collect" / EXTRA_SOURCE / f"{pack}.tsv").read_text().splitlines()[-1].split("\t")
+    job_wall, job_cpu = float(bench[0]), float(bench[9] or 0)
+    return {"start_up_wall_s": round(float(timing.group(1)) - job_wall, 2),
+            "start_up_cpu_s": round(float(timing.group(2)) + float(timing.group(3)) - job_cpu, 2)}

@@ -104,9 +104,13 @@ def cmd_config_check(args) -> None:
     config = load_config_file(args.file)
     from hagane.config import source_shards
 
+    from hagane.packs import plan_packs
+
     shards = source_shards(config)
+    packs = plan_packs(shards, config["shards_per_job"])
     print(f"{args.file}: valid; " + ", ".join(
-        f"{name}: {len(groups)} shard(s) of {sum(len(files) for files in groups.values())} file(s)"
+        f"{name}: {len(groups)} shard(s) of {sum(len(shard.files) for shard in groups.values())} file(s) in "
+        f"{sum(p.source == name for p in packs)} job(s) of up to {config['shards_per_job']} shards"
         for name, groups in shards.items()))
 
 

@@ -8,7 +8,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
@@ -48,16 +48,27 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def write_jsonl_zst(path: str | os.PathLike, records: Iterable[dict]) -> int:
-    """Write records as zstd-compressed JSON Lines, atomically. Returns the number written."""
-    n = 0
+@contextlib.contextmanager
+def jsonl_zst_writer(path: str | os.PathLike) -> Iterator[Callable[[dict], None]]:
+    """Yield `write(record)` appending to a zstd JSON Lines file that appears, whole, when the block ends:
+    for a stage that writes records as it meets them instead of holding them."""
     with atomic_path(path) as tmp, open(tmp, "wb") as raw:
         compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
         with compressor.stream_writer(raw, closefd=False) as writer:
-            for record in records:
+            def write(record: dict) -> None:
                 line = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
                 writer.write(line.encode("utf-8") + b"\n")
-                n += 1
+
+            yield write
+
+
+def write_jsonl_zst(path: str | os.PathLike, records: Iterable[dict]) -> int:
+    """Write records as zstd-compressed JSON Lines, atomically. Returns the number written."""
+    n = 0
+    with jsonl_zst_writer(path) as write:
+        for record in records:
+            write(record)
+            n += 1
     return n
 
 

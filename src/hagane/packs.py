@@ -29,6 +29,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -133,14 +134,10 @@ class PlannedShard:
 
 
 @dataclasses.dataclass(frozen=True)
-class PackPlan:
-    source: str
-    name: str
-    shards: tuple[PlannedShard, ...]
+class PackPlan(Pack):
+    """A pack as its plan file holds it: each shard with its files."""
 
-    @property
-    def id(self) -> str:
-        return f"{self.source}/{self.name}"
+    shards: tuple[PlannedShard, ...]
 
 
 def read_plan(path: str | os.PathLike) -> PackPlan:
@@ -177,14 +174,15 @@ def write_shard_list(packs: list[Pack], name: str, pattern: str, sources: Iterab
     """Write (when it changed) `root/lists/NAME.txt`: `pattern` ("results/tokenize/{shard}/train") filled
     in for every shard of the packs, of some sources only, one per line — the form argparse reads from
     `@FILE`. Returns its path."""
+    path = Path(root) / "lists" / f"{name}.txt"
+    if not write:  # a cluster job: the main process wrote it
+        return path
     wanted = None if sources is None else set(sources)
     lines = [pattern.format(shard=f"{pack.source}/{part}") for pack in packs
              if wanted is None or pack.source in wanted for part in pack.shards]
-    path = Path(root) / "lists" / f"{name}.txt"
     if any("\n" in line for line in lines):
         raise HaganeError(f"{name}: a shard path holds a line break; rename the file")
-    if write:
-        _write_if_changed(path, "".join(f"{line}\n" for line in lines).encode("utf-8"))
+    _write_if_changed(path, "".join(f"{line}\n" for line in lines).encode("utf-8"))
     return path
 
 
@@ -236,17 +234,20 @@ def is_done(stage: str, spec: str, out_dir: Path) -> bool:
         if manifest is None:
             return False
         outputs = [_stamp(p) for p in _done_outputs(out_dir, manifest)]
-        return done == {"fingerprint": _fingerprint(stage, spec, manifest), "outputs": outputs}
+        return (done["fingerprint"], done["outputs"]) == (_fingerprint(stage, spec, manifest), outputs)
     except (OSError, ValueError, KeyError, TypeError):
         return False  # a missing input or output, a damaged marker: the shard is made again
 
 
-def mark_done(stage: str, spec: str, out_dir: Path) -> None:
+def mark_done(stage: str, spec: str, out_dir: Path, seconds: float) -> None:
+    """Write the shard's marker, with the CPU seconds its work took (what benchmarks/scale.py sums to tell
+    the work from the workflow's and the jobs' own costs)."""
     manifest = _read_manifest(out_dir)
     if manifest is None:
         raise HaganeError(f"{out_dir}: the stage wrote no readable {MANIFEST_NAME}")
     write_json(out_dir / DONE_NAME, {"fingerprint": _fingerprint(stage, spec, manifest),
-                                     "outputs": [_stamp(p) for p in _done_outputs(out_dir, manifest)]})
+                                     "outputs": [_stamp(p) for p in _done_outputs(out_dir, manifest)],
+                                     "work_cpu_s": round(seconds, 3)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,8 +265,9 @@ class ShardTask:
 def _run_task(stage: str, task: ShardTask) -> str | None:
     """Run one shard in a worker; an error comes back as text naming the shard (the others go on)."""
     try:
+        started = time.process_time()
         task.work(*task.args)
-        mark_done(stage, task.spec, task.out_dir)
+        mark_done(stage, task.spec, task.out_dir, time.process_time() - started)
         return None
     except HaganeError as err:
         return str(err)

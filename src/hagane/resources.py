@@ -1,14 +1,15 @@
 """Memory and time of a pack job (src/hagane/packs.py), computed from what its shards read.
 
 A site's scheduler kills a job that passes its memory or time request, and charges for what was asked.
-So each per-shard stage has a small linear model, fitted to measurements on this machine (see FITTED_ON):
+So each per-shard stage has a small linear model, fitted to measurements (STAGES_FITTED_ON):
 
     memory  = PARENT_MB + workers × (base_mb + mem_per_mb × largest shard's input MB)
     runtime = start_s + input MB / (mb_per_s × workers) + largest shard's input MB / mb_per_s
 
 (the last term is the tail: the pack's largest shard runs on one worker, however many there are). Both are
 multiplied by HEADROOM, and by GROWTH for every retry (Snakemake's `attempt`): a job killed for memory or
-time comes back bigger, never the same. A stage's input is what it reads: the raw files for collect, the
+time comes back bigger, never the same. Measured on a 2-core AMD EPYC: an A64FX core is slower (Fugaku's
+profile leaves room in time, and a retry doubles it). A stage's input is what it reads: the raw files for collect, the
 previous stage's shard outputs (zstd JSON Lines, Parquet) for the others, as the previous pack's record
 counts them.
 """
@@ -19,29 +20,35 @@ import dataclasses
 import math
 
 MB = 1024 * 1024
-PARENT_MB = 300        # the job's own process: the interpreter, Hagane, the pack's bookkeeping
-HEADROOM = 1.5         # measured figures vary by machine and by document mix
+PARENT_MB = 150        # a pool's parent process: the interpreter, Hagane and the stage's imports, no model
+HEADROOM = 1.5         # measured figures vary with the machine and the documents
 GROWTH = 2.0           # per retry
 MIN_RUNTIME_MIN = 5
-FITTED_ON = ("benchmarks/scale.py fits (this machine, 2 cores): the Debian corpus of "
-             "benchmarks/corpus_debian_ja.py cut into shards")
+
+# Fitted on this machine (AMD EPYC, 2 cores) from the pack jobs of `benchmarks/scale.py` (10,000-document
+# shards: 15.5 MB raw JSON Lines, 4.8 MB of zstd documents; see the "fitted to" lines of
+# benchmarks/scale.results.md) and of the demo (0.2–1.7 MB raw, 0.2–0.6 MB zstd): the rate is input MB
+# per CPU second of one worker; the base is the peak RSS at the small shards less the slope's share; the
+# slope is the peak RSS's growth between the two shard sizes per MB of the largest shard. Input is raw
+# files for collect, zstd document shards for the rest (score and select read the collected shard).
+STAGES_FITTED_ON = "benchmarks/scale.results.md"
 
 
 @dataclasses.dataclass(frozen=True)
 class StageModel:
-    base_mb: float      # one worker's memory before any document: libraries and models
-    mem_per_mb: float   # its growth per MB of the shard it works on
-    mb_per_s: float     # input MB one worker gets through per second
-    start_s: float      # the job's start: interpreter, imports, workers spawned, models loaded
+    base_mb: float      # one worker's peak memory apart from its shard: libraries and models
+    mem_per_mb: float   # its growth per MB of the largest shard of the pack
+    mb_per_s: float     # input MB one worker gets through per CPU second
+    start_s: float      # the job's start: interpreter, imports, workers spawned (a cluster's file system is slow)
 
 
 STAGES = {
-    "collect": StageModel(base_mb=250, mem_per_mb=0.5, mb_per_s=0.8, start_s=20),
-    "score": StageModel(base_mb=600, mem_per_mb=0.5, mb_per_s=0.4, start_s=30),
-    "select": StageModel(base_mb=250, mem_per_mb=2.0, mb_per_s=8.0, start_s=15),
-    "signatures": StageModel(base_mb=250, mem_per_mb=1.0, mb_per_s=1.0, start_s=15),
-    "near": StageModel(base_mb=250, mem_per_mb=0.5, mb_per_s=10.0, start_s=15),
-    "tokenize": StageModel(base_mb=300, mem_per_mb=12.0, mb_per_s=0.8, start_s=20),
+    "collect": StageModel(base_mb=150, mem_per_mb=0.5, mb_per_s=9.5, start_s=30),
+    "score": StageModel(base_mb=200, mem_per_mb=9.0, mb_per_s=0.57, start_s=30),
+    "select": StageModel(base_mb=100, mem_per_mb=18.0, mb_per_s=4.9, start_s=30),
+    "signatures": StageModel(base_mb=95, mem_per_mb=4.0, mb_per_s=1.1, start_s=30),
+    "near": StageModel(base_mb=100, mem_per_mb=2.0, mb_per_s=8.1, start_s=30),
+    "tokenize": StageModel(base_mb=130, mem_per_mb=13.0, mb_per_s=2.9, start_s=30),
 }
 
 

@@ -37,6 +37,7 @@ def sources(tmp_path_factory):
     config = yaml.safe_load((REPO / "tests" / "integration" / "config.yaml").read_text())
     config["filter"]["kenlm"]["reference_sources"] = []  # their reference source is not among these
     config["filter"]["quality"]["reference_sources"] = []
+    config["shards_per_job"] = 2  # the three Wikipedia streams are two packs
     config["collect"]["sources"] = [
         {"name": "jawiki", "type": "wikipedia", "paths": ["wiki/*.xml.bz2"], "group_mb": 1e-6},  # a job per stream
         {"name": "cc100", "type": "text", "paths": ["cc100/*.txt.xz"]},
@@ -51,12 +52,16 @@ def sources(tmp_path_factory):
 def test_every_source_type_is_collected_by_its_own_jobs(sources):
     dry = snakemake(sources, "--until", "collect_documents", "-n", config=sources / "config.yaml")
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
-    assert planned_jobs(dry.stdout)["collect_documents"] == 7  # 3 wiki streams, cc100, 2 groups of jsonl, saved
+    # 7 shards (3 wiki streams, cc100, 2 groups of jsonl, saved) in 5 packs of at most 2 shards of one source
+    assert planned_jobs(dry.stdout)["collect_documents"] == 5
     proc = snakemake(sources, "--until", "collect_documents", config=sources / "config.yaml")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     results = sources / "results" / "collect"
     counts = {str(m.parent.relative_to(results)): json.loads(m.read_text())["counts"]
               for m in sorted(results.rglob("_manifest.json"))}
+    packs = sorted(str(p.relative_to(results)) for p in results.glob("*/_packs/*.json"))
+    assert packs == ["cc100/_packs/pack-00000.json", "hf_json/_packs/pack-00000.json", "hf_saved/_packs/pack-00000.json",
+                     "jawiki/_packs/pack-00000.json", "jawiki/_packs/pack-00001.json"]
     assert counts == {
         "cc100/ja": {"records_seen": 4, "documents": 4, "skipped": {}, "quarantined": {}},
         "hf_json/part-0--part-2": {"records_seen": 3, "documents": 3, "skipped": {}, "quarantined": {}},

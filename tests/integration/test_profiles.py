@@ -35,7 +35,7 @@ def dry_run(site: str, workdir: Path) -> dict[str, str]:
 
 
 EXPECTED = {  # per site: rule → resources its jobs must ask for
-    "fugaku": {"collect_documents": ["nodes=1", "pjm_group=hp000000", "pjm_rscgrp=small", "runtime=240"],
+    "fugaku": {"collect_documents": ["nodes=1", "pjm_group=hp000000", "pjm_rscgrp=small"],
                "train_tokenizer": ["mem_mb=28000", "nodes=1"],
                "pretrain_model": ["nodes=16", "tasks=16", "cpus_per_task=48", "mpi=mpiexec",
                                   "pjm_llio=localtmp-size=20Gi", "pjm_volumes=/vol0004"],
@@ -115,8 +115,9 @@ def test_jobs_run_through_the_fugaku_profile_with_stand_ins_for_pjm(tmp_path):
            "STANDIN_PJM_STATE": str(state), "HAGANE_STATUS_REFRESH_S": "2"}
     activate = tmp_path / "activate"  # what the job script sources first; here it leaves a mark
     activate.write_text(f'export PATH="{venv_bin}:$PATH"\necho activated >> "{state}/activated"\n')
-    targets = ["results/collect/manuals_text/mew-manual-ja--skk-manual-ja/documents.jsonl.zst",
-               "results/collect/debian_web/debian-docs/documents.jsonl.zst"]
+    targets = ["results/collect/manuals_text/_packs/pack-00000.json", "results/collect/debian_web/_packs/pack-00000.json"]
+    shards = ["results/collect/manuals_text/mew-manual-ja--skk-manual-ja/documents.jsonl.zst",
+              "results/collect/debian_web/debian-docs/documents.jsonl.zst"]
     proc = subprocess.run([str(venv_bin / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory",
                            str(work), "--configfile", str(REPO / "config" / "config.yaml"),
                            "--profile", str(REPO / "workflow" / "profiles" / "fugaku"),
@@ -128,7 +129,7 @@ def test_jobs_run_through_the_fugaku_profile_with_stand_ins_for_pjm(tmp_path):
     assert len(submitted) == 2 and all(line.startswith("-N hagane.collect_documents -g hp990000 -L rscgrp=small")
                                        for line in submitted)
     assert (state / "activated").read_text().splitlines() == ["activated", "activated"]
-    for target in targets:
+    for target in targets + shards:
         assert (work / target).is_file()
     assert sorted(p.name for p in (work / "logs" / "cluster" / "collect_documents").iterdir()) == ["1001.out", "1002.out"]
     # Polls list all jobs at once: never more listings than polls (pairs of pjstat calls).

@@ -73,7 +73,10 @@ def test_the_workflow_runs_as_slurm_jobs_and_pretraining_survives_scancel(slurm,
            "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--configfile", str(tmp_path / "config.yaml"),
            # This cluster has no accounting database, so no sacct: ask squeue, and early (CI's clock).
            "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-           "--default-resources", f"slurm_partition={slurm}", "mem_mb=1000", "runtime=60"]
+           "--default-resources", f"slurm_partition={slurm}", "mem_mb=1000", "runtime=60",
+           # The profile's data jobs ask for 16 CPUs each (a pool of 16 workers); this node has 2.
+           "--set-threads", *(f"{rule}=1" for rule in ("collect_documents", "score_documents", "select_documents",
+                                                        "minhash_signatures", "dedup_near", "tokenize_documents"))]
     cancelled: list[str] = []
     stop = threading.Event()
     watcher = threading.Thread(target=cancel_pretrain_after_first_checkpoint, args=(workdir, cancelled, stop))

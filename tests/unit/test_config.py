@@ -94,3 +94,13 @@ def test_checkpoint_steps_are_the_ones_train_keeps():
     assert checkpoint_steps({"steps": 250, "checkpoint_every": 100}) == [100, 200, 250]
     assert checkpoint_steps({"steps": 250, "checkpoint_every": 100, "keep_last": 2}) == [200, 250]
     assert checkpoint_steps({"steps": 50, "checkpoint_every": 100, "keep_last": None}) == [50]
+
+
+def test_config_check_counts_shards_files_and_jobs(repo, monkeypatch, capsys):
+    from hagane.cli import main
+
+    monkeypatch.chdir(repo)
+    main(["config", "check", "config/config.yaml"])
+    assert capsys.readouterr().out == (
+        "config/config.yaml: valid; debian_web: 1 shard(s) of 1 file(s) in 1 job(s) of up to 64 shards, "
+        "manuals_text: 1 shard(s) of 2 file(s) in 1 job(s) of up to 64 shards\n")
