@@ -106,11 +106,38 @@ def resource_fit(work: Path) -> dict[str, dict]:
     return fit
 
 
-def work_seconds(work: Path) -> float:
-    total = 0.0
-    for marker in (work / "results").rglob("_done.json"):
-        total += json.loads(marker.read_text()).get("work_cpu_s", 0.0)
-    return total
+def work_seconds(work: Path) -> dict[str, float]:
+    """CPU seconds of the shards' own work (the stage function), per pack stage, from their _done.json."""
+    roots = {stage: work / "results" / folder for stage, folder in PACK_STAGES.items()}
+    roots["dedup_near"] = work / "results" / "dedup"  # near dedup's shards sit in results/dedup/<source>/
+    totals = {}
+    for stage, root in roots.items():
+        markers = [m for m in root.glob("*/*/_done.json")]
+        totals[stage] = round(sum(json.loads(m.read_text()).get("work_cpu_s", 0.0) for m in markers), 2)
+    return totals
+
+
+def overheads(row: dict, work: Path) -> dict:
+    """Where the CPU went beyond the work itself. Snakemake's benchmark files sample a job's CPU every 30 s
+    and lose the last interval, so job CPU is taken from them only for the whole-corpus jobs (a lower bound,
+    which makes the overhead below an upper bound); the shards' own work is measured in-process, the run's
+    total CPU from the operating system."""
+    by_stage = work_seconds(work)
+    shard_work = sum(by_stage.values())
+    whole_cpu = sum(v["cpu_s"] for s, v in row["stages"].items() if s not in PACK_STAGES)
+    # One-worker pack jobs that run one thread: their wall is their CPU; what their shards did not use is the
+    # job's own cost (start-up, imports, reuse checks, record). tokenize's SentencePiece runs two threads.
+    single = [s for s in PACK_STAGES if s != "tokenize" and s in row["stages"]]
+    pack_wall = sum(row["stages"][s]["wall_s"] for s in single)
+    pack_work = sum(by_stage[s] for s in single)
+    n = row["documents"]
+    return {"shard_work_cpu_s": round(shard_work, 1), "shard_work_cpu_s_by_stage": by_stage,
+            "whole_corpus_jobs_cpu_s": round(whole_cpu, 1),
+            "beyond_work_cpu_s": round(row["cpu_s"] - shard_work - whole_cpu, 1),
+            "beyond_work_share": round((row["cpu_s"] - shard_work - whole_cpu) / row["cpu_s"], 3),
+            "pack_job_overhead_share": round(1 - pack_work / pack_wall, 3) if pack_wall else None,
+            "idle_core_share": round(1 - row["cpu_s"] / (row["wall_s"] * row["cores"]), 3),
+            "docs_per_work_cpu_s": {s: round(n / v) for s, v in by_stage.items() if v}}
 
 
 def record_ids(path: Path) -> list[str]:
@@ -171,8 +198,6 @@ def run(n: int, base: Path, shards_per_job: int) -> dict:
         raise SystemExit(f"the workflow failed at {n} documents:\n{proc.stderr[-5000:]}")
     cores = os.cpu_count() or 1
     stages = job_figures(work)
-    jobs_cpu = sum(s["cpu_s"] for s in stages.values())
-    work_cpu = work_seconds(work)
     all_cpu = (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system)
     truth = json.loads((base / "corpus" / "truth.json").read_text())
     whole = {s: round(stages[s]["max_rss_mb"] * 2**20 / n, 1) for s in WHOLE_CORPUS if s in stages}
@@ -181,14 +206,10 @@ def run(n: int, base: Path, shards_per_job: int) -> dict:
         "wall_s": round(wall, 1), "cpu_s": round(all_cpu, 1),
         "docs_per_core_s": round(n / (wall * cores), 1),
         "stages": stages,
-        "work_cpu_s": round(work_cpu, 1), "jobs_cpu_s": round(jobs_cpu, 1),
-        # Beyond the shards' own work: the pack jobs' start-up and bookkeeping, the whole-corpus jobs (which are
-        # work too, but not per shard), Snakemake's planning and waiting, and cores left idle.
-        "per_shard_work_share_of_jobs": round(work_cpu / jobs_cpu, 3) if jobs_cpu else None,
-        "jobs_share_of_wall_cores": round(jobs_cpu / (wall * cores), 3),
         "whole_corpus_job_bytes_per_document": whole,
         "dedup": dedup_quality(work, truth),
         "resource_fit": resource_fit(work),
+        "work_dir": str(work),
     }
 
 
@@ -199,14 +220,37 @@ def write_markdown(results: dict) -> None:
              "`snakemake --profile workflow/profiles/local --until tokenize_documents` over the demo's two sources "
              "plus the generated corpus (benchmarks/scale_corpus.py: Debian's Japanese sentences recombined, 5 % "
              "exact and 5 % near copies).", ""]
-    lines += ["| documents | text GB | shards_per_job | wall s | CPU s | docs/s per core end to end | "
-              "shard work / job CPU | job CPU / (wall × cores) |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["| documents | text GB | shards_per_job | packs per stage | wall s | CPU s | docs/s per core end to end |",
+              "|---|---|---|---|---|---|---|"]
     for r in runs:
-        lines.append(f"| {r['documents']:,} | {r['corpus']['text_bytes'] / 1e9:.2f} | {r['shards_per_job']} | {r['wall_s']} | "
-                     f"{r['cpu_s']} | {r['docs_per_core_s']} | {r['per_shard_work_share_of_jobs']} | "
-                     f"{r['jobs_share_of_wall_cores']} |")
+        lines.append(f"| {r['documents']:,} | {r['corpus']['text_bytes'] / 1e9:.2f} | {r['shards_per_job']} | "
+                     f"{r['stages']['score']['jobs']} | {r['wall_s']} | {r['cpu_s']} | {r['docs_per_core_s']} |")
+    lines += ["", "Where the CPU went (s): the shards' own work (the stage functions, measured in-process), the "
+              "whole-corpus jobs (Snakemake's benchmark files, which sample every 30 s: a lower bound), and the rest "
+              "of the run's CPU (operating system's count): Snakemake's main process, the plan, every job's start-up "
+              "and bookkeeping — the workflow's and the jobs' overhead; the one-thread pack jobs' wall not spent in "
+              "their shards; the share of wall × cores no process used (the whole-corpus jobs run one at a time, "
+              "and the last wave of packs leaves a core idle):", "",
+              "| documents | shard work | whole-corpus jobs | the rest | its share of all CPU | pack-job overhead "
+              "| idle cores |", "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        o = r.get("overheads")
+        if o:
+            lines.append(f"| {r['documents']:,} | {o['shard_work_cpu_s']} | {o['whole_corpus_jobs_cpu_s']} | "
+                         f"{o['beyond_work_cpu_s']} | {o['beyond_work_share']:.1%} | {o['pack_job_overhead_share']:.1%} | "
+                         f"{o['idle_core_share']:.1%} |")
+    bench = json.loads((ROOT / "benchmarks" / "filter_score.results.json").read_text())
+    full_pass = next(r for r in bench["rows"] if r["row"] == "Hagane full scoring pass")
+    lines += ["", "Documents per CPU second of each stage's own work in this run (per stage benchmark beside it: "
+              f"benchmarks/filter_score.py's full scoring pass, {full_pass['docs_per_core_s']} documents/s on the "
+              "Debian corpus):", ""]
+    for r in runs:
+        o = r.get("overheads")
+        if o:
+            lines.append(f"- {r['documents']:,}: " + ", ".join(f"{k} {v:,}" for k, v in o["docs_per_work_cpu_s"].items()))
     stages = list(dict.fromkeys(s for r in runs for s in r["stages"]))
-    lines += ["", "Per stage (jobs; wall s summed over jobs; CPU s; the largest job's peak RSS MB):", "",
+    lines += ["", "Per stage (jobs; wall s summed over jobs; CPU s as Snakemake's benchmark files sample it, low for "
+              "short jobs; the largest job's peak RSS MB):", "",
               "| stage | " + " | ".join(f"{r['documents']:,} docs" for r in runs) + " |",
               "|---|" + "---|" * len(runs)]
     for s in stages:
@@ -248,14 +292,27 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=ROOT / ".build" / "scale")
     parser.add_argument("--files-per-job", type=int, default=0,
                         help="shards_per_job (default: the corpus's files over 8, so that both cores stay busy)")
+    parser.add_argument("--recompute", action="store_true",
+                        help="recompute the derived figures of scale.results.json from its runs' folders, run nothing")
     args = parser.parse_args()
+    if args.recompute:
+        results = json.loads((ROOT / "benchmarks" / "scale.results.json").read_text())
+        for row in results["runs"]:
+            work = Path(row.get("work_dir") or args.base / str(row["documents"]) / "work")
+            row["work_dir"] = str(work)
+            row["resource_fit"] = resource_fit(work)
+            row["overheads"] = overheads(row, work)
+        (ROOT / "benchmarks" / "scale.results.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_markdown(results)
+        return
     results = {"machine": machine(), "code": git_revision(), "load_average_before": load_average(), "runs": []}
     for n in args.documents:
         files = -(-n // 10_000)
         per_job = args.files_per_job or max(1, files // 8)
         row = run(n, args.base / str(n), per_job)
+        row["overheads"] = overheads(row, Path(row["work_dir"]))
         results["runs"].append(row)
-        print(json.dumps({k: v for k, v in row.items() if k != "stages"}), flush=True)
+        print(json.dumps({k: v for k, v in row.items() if k not in ("stages", "resource_fit")}), flush=True)
         (ROOT / "benchmarks" / "scale.results.json").write_text(json.dumps(results, indent=2) + "\n")
         write_markdown(results)
 

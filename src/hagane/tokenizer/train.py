@@ -133,7 +133,10 @@ def write_training_text(cfg: TokenizerConfig, split: SplitConfig, shards: list[P
 def train_sentencepiece(cfg: TokenizerConfig, split: SplitConfig, shards: list[Path], model_path: Path) -> dict:
     """Train and write `model_path` (+ `.vocab` beside it). Returns the counts of write_training_text."""
     control_symbols(cfg)  # fail on a clash before reading the corpus
-    with tempfile.TemporaryDirectory(prefix="hagane-spm-") as tmp:
+    # The training text is as large as the training corpus: it goes beside the output, on the file system
+    # that holds the corpus, not into the node's temporary folder (often small, or memory, on cluster nodes).
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".hagane-spm-", dir=model_path.parent) as tmp:
         corpus = Path(tmp) / "corpus.txt"
         counts = write_training_text(cfg, split, shards, corpus)
         n_lines = counts["training_lines"]
