@@ -13,7 +13,6 @@ Writes benchmarks/plan_dry_run.results.{json,md}.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import os
 import pstats
