@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pstats
 import subprocess
 import sys
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from common import ROOT, git_revision, load_average, machine  # noqa: E402
-from scaleplan import REPO, build_workdir, dry_run, in_job  # noqa: E402
+from scaleplan import REPO, build_workdir, dry_run, in_job, snakemake_command, venv_env  # noqa: E402
 
 PROFILES = ["local", "fugaku", "tsubame", "abci", "slurm"]
 
@@ -34,12 +33,9 @@ PROFILES = ["local", "fugaku", "tsubame", "abci", "slurm"]
 def cpu_by_package(workdir: Path, profile: str) -> dict[str, float]:
     """The dry run again under cProfile, its own CPU (tottime) summed per top-level package."""
     out = workdir / "plan.prof"
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), str(bin_dir / "snakemake"), "--snakefile",
-                    str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *snakemake_command(workdir),
                     "--profile", str(REPO / "workflow" / "profiles" / profile), "-n", "--quiet", "rules"],
-                   check=True, capture_output=True, env=env)
+                   check=True, capture_output=True, env=venv_env())
     stats = pstats.Stats(str(out))
     totals: dict[str, float] = {}
     for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():

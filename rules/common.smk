@@ -13,8 +13,6 @@ from hagane.config import (
     stage_config,
 )
 from hagane.packs import (
-    PACK_LIST as PACK_LIST_NAME,
-    PLAN_ROOT,
     pack_record,
     plan_file,
     plan_packs,
@@ -43,7 +41,6 @@ else:
         raise WorkflowError(f"invalid configuration: {err}") from None
     write_plan(SHARDS, PACKS)
 SOURCES = list(dict.fromkeys(pack.source for pack in PACKS))
-PACK_LIST = str(PLAN_ROOT / PACK_LIST_NAME)
 
 
 wildcard_constraints:

@@ -78,7 +78,7 @@ def _in_pack_mode(args, single: tuple[str, ...], roots: tuple[str, ...]) -> bool
 
 
 def _run_pack(stage: str, args, work, shard_args) -> None:
-    """Run `work(*shard_args(shard, out_dir))` for every shard of the pack; see hagane.packs."""
+    """Run `work(*shard_args(source, shard, out_dir))` for every shard of the pack; see hagane.packs."""
     from hagane.packs import ShardTask, read_plan, run_pack, shard_dir
 
     plan = read_plan(args.pack)
@@ -101,11 +101,10 @@ def _upstream(root: Path, source: str, shard, name: str) -> Path:
 # ----------------------------------------------------------------------------------------- commands
 
 def cmd_config_check(args) -> None:
-    config = load_config_file(args.file)
     from hagane.config import source_shards
-
     from hagane.packs import plan_packs
 
+    config = load_config_file(args.file)
     shards = source_shards(config)
     packs = plan_packs(shards, config["shards_per_job"])
     print(f"{args.file}: valid; " + ", ".join(

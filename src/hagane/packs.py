@@ -3,7 +3,7 @@
 A corpus of 10^5 shards cannot be 10^5 Snakemake jobs per stage: planning grows faster than the job count,
 every cluster job pays its start-up, and whole-node schedulers charge 48 cores for a single-threaded job
 (DESIGN.md, "Scale"). So the per-shard stages (collect, score, select, MinHash signatures, near dedup,
-tokenize) run one job per *pack*: up to `jobs.shards_per_job` consecutive shards of one source, worked
+tokenize) run one job per *pack*: up to `shards_per_job` consecutive shards of one source, worked
 through by a pool of `threads` processes. The shard stays the unit of data: its outputs, its
 `_manifest.json` and its path under `results/<stage>/<source>/<shard>/` are what they were.
 
@@ -66,7 +66,7 @@ def plan_packs(shards: dict[str, dict[str, Shard]], shards_per_job: int) -> list
     """Consecutive shards of each source, `shards_per_job` at a time (the last pack of a source may be
     smaller). A pack never mixes sources: each source has its own reader and its own settings."""
     if shards_per_job < 1:
-        raise HaganeError(f"jobs.shards_per_job must be at least 1 (got {shards_per_job})")
+        raise HaganeError(f"shards_per_job must be at least 1 (got {shards_per_job})")
     packs = []
     for source, parts in shards.items():
         names = list(parts)
@@ -204,13 +204,19 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _package_versions() -> dict:
+    """The key libraries' versions, looked up once per process (each lookup reads package metadata)."""
+    return environment()["packages"]
+
+
 def _stamp(path: Path) -> list:
     st = path.stat()
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
 def _fingerprint(stage: str, spec: str, manifest: dict) -> str:
-    basis = {"stage": stage, "spec": spec, "code": _code_digest(), "packages": environment()["packages"],
+    basis = {"stage": stage, "spec": spec, "code": _code_digest(), "packages": _package_versions(),
              "inputs": [_stamp(Path(i["path"])) for i in manifest["inputs"]]}
     return hashlib.sha256(_canonical(basis)).hexdigest()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,7 +35,6 @@ def dedup_exact(cfg: ExactDedupConfig, shards: dict[str, Path], outputs: dict[st
     documents are written as they are met: the job holds the first id per distinct text, nothing more."""
     started = now()
     first_id: dict[bytes, str] = {}
-    reasons: Counter = Counter()
     per_shard: dict[str, dict] = {}
     with jsonl_zst_writer(out_dir / DROPPED) as write_dropped:
         for name in tqdm(sorted(shards), desc="dedup exact", unit="shard", mininterval=10):
@@ -48,7 +46,6 @@ def dedup_exact(cfg: ExactDedupConfig, shards: dict[str, Path], outputs: dict[st
                     key = dedup_key(doc["text"], cfg)
                     if key in first_id:
                         write_dropped({**doc, "drop_reason": "exact_duplicate", "duplicate_of": first_id[key]})
-                        reasons["exact_duplicate"] += 1
                         dropped += 1
                         continue
                     first_id[key] = doc["id"]
@@ -57,11 +54,13 @@ def dedup_exact(cfg: ExactDedupConfig, shards: dict[str, Path], outputs: dict[st
 
             write_jsonl_zst(outputs[name], unique())
             per_shard[name] = {"kept": kept, "dropped": dropped}
+    n_dropped = sum(s["dropped"] for s in per_shard.values())
+    reasons = {"exact_duplicate": n_dropped} if n_dropped else {}
     counts = {"documents_in": sum(s["kept"] + s["dropped"] for s in per_shard.values()),
-              "kept": sum(s["kept"] for s in per_shard.values()), "dropped": dict(reasons), "shards": per_shard}
+              "kept": sum(s["kept"] for s in per_shard.values()), "dropped": reasons, "shards": per_shard}
     write_json(out_dir / COUNTS, counts)
     write_manifest(out_dir, stage="dedup", config={"exact": vars(cfg)}, inputs=[shards[n] for n in sorted(shards)],
                    outputs=[*(outputs[n] for n in sorted(outputs)), out_dir / DROPPED, out_dir / COUNTS],
                    counts=counts, started_at=started)
-    print(f"dedup: {counts['documents_in']} in, {counts['kept']} kept, {dict(reasons)}")
+    print(f"dedup: {counts['documents_in']} in, {counts['kept']} kept, {reasons}")
     return counts
