@@ -37,6 +37,7 @@ def sources(tmp_path_factory):
     config = yaml.safe_load((REPO / "tests" / "integration" / "config.yaml").read_text())
     config["filter"]["kenlm"]["reference_sources"] = []  # their reference source is not among these
     config["filter"]["quality"]["reference_sources"] = []
+    config["filter"]["select"]["thresholds"].pop("kenlm_ppl", None)  # no KenLM model without its sources
     config["shards_per_job"] = 2  # the three Wikipedia streams are two packs
     config["collect"]["sources"] = [
         {"name": "jawiki", "type": "wikipedia", "paths": ["wiki/*.xml.bz2"], "group_mb": 1e-6},  # a job per stream
@@ -59,6 +60,12 @@ def test_every_source_type_is_collected_by_its_own_jobs(sources):
     results = sources / "results" / "collect"
     counts = {str(m.parent.relative_to(results)): json.loads(m.read_text())["counts"]
               for m in sorted(results.rglob("_manifest.json"))}
+    # Every input file (or byte range of the dump) was read whole; the saved dataset is no file of a source.
+    files = {shard: c.pop("files") for shard, c in counts.items()}
+    assert all(f["complete"] and f["bytes_read"] == f["bytes"] for entries in files.values() for f in entries)
+    assert [len(entries) for entries in files.values()] == [1, 3, 3, 0, 1, 1, 1]
+    for shard in counts:
+        assert (results / shard / "skipped.jsonl.zst").is_file()
     packs = sorted(str(p.relative_to(results)) for p in results.glob("*/_packs/*.json"))
     assert packs == ["cc100/_packs/pack-00000.json", "hf_json/_packs/pack-00000.json", "hf_saved/_packs/pack-00000.json",
                      "jawiki/_packs/pack-00000.json", "jawiki/_packs/pack-00001.json"]

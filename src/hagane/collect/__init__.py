@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from hagane.collect.hf import read_hf_dataset
 from hagane.collect.normalize import normalize_text
-from hagane.collect.readers import RawDocument, Rejected
+from hagane.collect.readers import FileRead, RawDocument, Rejected
 from hagane.collect.records import Accounting, document_id
 from hagane.collect.structured import read_jsonl, read_parquet
 from hagane.collect.text import read_text
@@ -18,27 +18,29 @@ from hagane.collect.warc import read_warc
 from hagane.collect.wikipedia import read_wikipedia
 from hagane.config import SourceConfig
 from hagane.errors import HaganeError
-from hagane.io import sha256_file, write_jsonl_zst
+from hagane.io import jsonl_zst_writer, sha256_file
 from hagane.manifest import now, write_manifest
 
 DOCUMENTS = "documents.jsonl.zst"
 QUARANTINE = "quarantine.jsonl.zst"
+SKIPPED = "skipped.jsonl.zst"  # every skipped record with its locator and reason, as the quarantine has
 
 
-def _reader(source: SourceConfig, path: Path | None, byte_range: tuple[int, int] | None = None):
+def _reader(source: SourceConfig, path: Path | None, read: FileRead | None,
+            byte_range: tuple[int, int] | None = None):
     max_bytes = int(source.max_record_mb * 1024 * 1024)
     if source.type == "huggingface":
-        return read_hf_dataset(source, path, max_bytes)
+        return read_hf_dataset(source, path, max_bytes, read)
     if source.type in ("warc", "wet"):
-        return read_warc(path, max_bytes, source.precheck_min_hiragana if source.japanese_precheck else None)
+        return read_warc(path, max_bytes, source.precheck_min_hiragana if source.japanese_precheck else None, read)
     if source.type == "wikipedia":
-        return read_wikipedia(path, byte_range)  # MediaWiki caps a page at 2 MiB of wikitext
+        return read_wikipedia(path, byte_range, read)  # MediaWiki caps a page at 2 MiB of wikitext
     if source.type == "text":
-        return read_text(path, source.separator or "blank_line", max_bytes)
+        return read_text(path, source.separator or "blank_line", max_bytes, read)
     if source.type == "jsonl":
-        return read_jsonl(path, source.text_field or "text", source.id_field, max_bytes)
+        return read_jsonl(path, source.text_field or "text", source.id_field, max_bytes, read)
     if source.type == "parquet":
-        return read_parquet(path, source.text_field or "text", source.id_field, max_bytes)
+        return read_parquet(path, source.text_field or "text", source.id_field, max_bytes, read)
     raise HaganeError(f"source {source.name!r}: unknown type {source.type!r}")
 
 
@@ -62,7 +64,9 @@ def collect_files(source: SourceConfig, files: dict[Path, Path], out_dir: Path,
             raise HaganeError(f"{path}: empty file (0 bytes) in source {source.name!r}; fetch it again or remove "
                               "it from the source's paths")
         rel_path = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
-        parts.append((str(path), rel_path, sha256_file(path), _reader(source, path, byte_range)))
+        size = byte_range[1] - byte_range[0] if byte_range else path.stat().st_size
+        read = FileRead(rel_path, size)
+        parts.append((str(path), rel_path, sha256_file(path), _reader(source, path, read, byte_range), read))
     roots = sorted({str(root) for root in files.values()})
     extra = {"roots": roots, **({"byte_range": list(byte_range)} if byte_range else {})}
     return _collect(source, parts, list(files), out_dir, extra)
@@ -81,48 +85,60 @@ def collect_dataset(source: SourceConfig, out_dir: Path) -> Accounting:
     local = Path(source.dataset)
     inputs = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else []
     # A hub dataset has no file to hash; its name and revision are the origin.
-    return _collect(source, [(source.dataset, source.dataset, None, _reader(source, None))], inputs, out_dir, {})
+    return _collect(source, [(source.dataset, source.dataset, None, _reader(source, None, None), None)], inputs,
+                    out_dir, {})
 
 
 def _collect(source: SourceConfig, parts: list[tuple], inputs: list[Path], out_dir: Path,
              extra_config: dict) -> Accounting:
-    """Write the documents of `parts` — (label for errors, origin path, sha256, reader) — as one shard."""
+    """Write the documents of `parts` — (label for errors, origin path, sha256, reader, FileRead or None)
+    — as one shard, with the skipped and quarantined records beside them, each with its locator."""
     started = now()
     acc = Accounting()
-    quarantined: list[dict] = []
 
-    def documents():
-        for label, rel_path, file_sha, items in parts:
-            yield from part_documents(label, rel_path, file_sha, items)
+    def documents(skip, quarantine):
+        for label, rel_path, file_sha, items, read in parts:
+            yield from part_documents(label, rel_path, file_sha, items, skip, quarantine)
+            if read is not None:
+                acc.files.append(read.as_dict())
 
-    def part_documents(label: str, rel_path: str, file_sha: str | None, items):
+    def part_documents(label: str, rel_path: str, file_sha: str | None, items, skip, quarantine):
+        def aside(write, counter, reason: str, locator: str, detail: str = "") -> None:
+            write({"source": source.name, "path": rel_path, "locator": locator, "reason": reason, "detail": detail})
+            counter[reason] += 1
+
         for item in tqdm(items, desc=f"collect {source.name}/{rel_path}", unit="rec", mininterval=5):
             acc.records_seen += 1
             if isinstance(item, Rejected):
                 if item.kind == "quarantined":
                     if source.on_record_error == "fail":
                         raise HaganeError(f"{label}: {item.reason} at {item.locator} {item.detail}".rstrip())
-                    quarantined.append({"source": source.name, "path": rel_path, "locator": item.locator,
-                                        "reason": item.reason, "detail": item.detail})
-                    acc.quarantined[item.reason] += 1
+                    aside(quarantine, acc.quarantined, item.reason, item.locator, item.detail)
                 else:
-                    acc.skipped[item.reason] += 1
+                    aside(skip, acc.skipped, item.reason, item.locator, item.detail)
                 continue
             assert isinstance(item, RawDocument)
-            text = normalize_text(item.text)
+            text = normalize_text(item.text, source.normalization)
             if not text:
-                acc.skipped["empty_text"] += 1
+                aside(skip, acc.skipped, "empty_text", item.locator, f"nothing left after {source.normalization} "
+                      "normalisation")
                 continue
             acc.documents += 1
             yield {"id": document_id(source.name, rel_path, item.locator), "text": text, "source": source.name,
                    "origin": {"path": rel_path, "sha256": file_sha, "locator": item.locator, **item.origin}}
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl_zst(out_dir / DOCUMENTS, documents())
-    write_jsonl_zst(out_dir / QUARANTINE, quarantined)
+    with (jsonl_zst_writer(out_dir / DOCUMENTS) as write_document, jsonl_zst_writer(out_dir / SKIPPED) as skip,
+          jsonl_zst_writer(out_dir / QUARANTINE) as quarantine):
+        for document in documents(skip, quarantine):
+            write_document(document)
     assert acc.balanced(), acc.as_dict()
+    counts = {**acc.as_dict(), "files": acc.files}
     write_manifest(out_dir, stage="collect", config={"source": dataclasses.asdict(source), **extra_config},
-                   inputs=inputs, outputs=[out_dir / DOCUMENTS, out_dir / QUARANTINE], counts=acc.as_dict(),
-                   started_at=started)
+                   inputs=inputs, outputs=[out_dir / DOCUMENTS, out_dir / QUARANTINE, out_dir / SKIPPED],
+                   counts=counts, started_at=started)
     print(f"collect {source.name}/{out_dir.name} ({len(parts)} input(s)): {acc.as_dict()}")
+    for read in acc.files:
+        if not read["complete"]:
+            print(f"collect {source.name}: {read['path']} not read whole: {read}")
     return acc

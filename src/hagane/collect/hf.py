@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from hagane.collect.readers import RawDocument, Rejected
+from hagane.collect.readers import FileRead, RawDocument, Rejected
 from hagane.collect.structured import RecordFields
 from hagane.config import SourceConfig
 from hagane.errors import HaganeError
@@ -51,11 +51,30 @@ def open_dataset(source: SourceConfig, data_file: Path | None) -> Iterable[dict]
         raise HaganeError(f"{where}: {err}") from err
 
 
-def read_hf_dataset(source: SourceConfig, data_file: Path | None,
-                    max_bytes: int) -> Iterator[RawDocument | Rejected]:
+def read_hf_dataset(source: SourceConfig, data_file: Path | None, max_bytes: int,
+                    read: FileRead | None) -> Iterator[RawDocument | Rejected]:
     fields = RecordFields("row", source.text_field or "text", source.id_field, max_bytes)
     dataset = {"dataset": source.dataset, "dataset_config": source.dataset_config, "split": source.split,
                "revision": source.revision}
-    for row, record in enumerate(open_dataset(source, data_file)):
+    records = None
+    row = 0
+    while True:
+        try:
+            # `datasets` reads a data file already while it infers the features, and raises a damaged file's
+            # zlib, JSON or Arrow error from there or from any later row, bare or wrapped in its own.
+            records = records or iter(open_dataset(source, data_file))
+            record = next(records, None)
+        except HaganeError:
+            raise
+        except Exception as err:
+            where = data_file or source.dataset
+            raise HaganeError(f"{where}: unreadable after row {row} of source {source.name!r} "
+                              f"({type(err).__name__}: {err}); fetch the file again, or remove it from the "
+                              "source's paths") from err
+        if record is None:
+            break
         item = fields(row, record)
         yield dataclasses.replace(item, origin={**item.origin, **dataset}) if isinstance(item, RawDocument) else item
+        row += 1
+    if read is not None:
+        read.bytes_read = read.size  # `datasets` hands out no byte position: every row read is the file read

@@ -24,6 +24,8 @@ class Accounting:
     documents: int = 0
     skipped: Counter = dataclasses.field(default_factory=Counter)
     quarantined: Counter = dataclasses.field(default_factory=Counter)
+    # One FileRead.as_dict() per input file: whether each was read whole (bytes read, damaged, cut).
+    files: list = dataclasses.field(default_factory=list)
 
     def balanced(self) -> bool:
         return self.records_seen == self.documents + sum(self.skipped.values()) + sum(self.quarantined.values())

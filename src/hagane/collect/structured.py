@@ -4,14 +4,14 @@ an optional id field that becomes the record's locator."""
 from __future__ import annotations
 
 import json
-import lzma
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from hagane.collect.readers import RawDocument, Rejected
-from hagane.collect.text import bounded_lines, open_maybe_compressed, too_long
+from hagane.collect.readers import FileRead, RawDocument, Rejected
+from hagane.collect.text import (DECOMPRESSION_ERRORS, bounded_lines, compressed_input, cut_record, damaged_stream,
+                                 too_long)
 from hagane.errors import HaganeError
 
 
@@ -49,31 +49,39 @@ class RecordFields:
         return RawDocument(text=text, locator=f"id:{record_id}", origin={**origin, "record_id": record_id})
 
 
-def read_jsonl(path: Path, text_field: str, id_field: str | None,
-               max_bytes: int) -> Iterator[RawDocument | Rejected]:
+def read_jsonl(path: Path, text_field: str, id_field: str | None, max_bytes: int,
+               read: FileRead) -> Iterator[RawDocument | Rejected]:
     records = RecordFields("line", text_field, id_field, max_bytes)
     line_no = 0
-    try:
-        with open_maybe_compressed(path) as f:
-            for line_no, raw in bounded_lines(f, max_bytes):
-                if raw is None:
+    with compressed_input(path, read) as (raw, f):
+        try:
+            for line_no, line in bounded_lines(f, max_bytes):
+                if line is None:
                     yield too_long(f"line:{line_no}", max_bytes)
                     continue
-                if not raw.strip():
+                if not line.strip():
                     continue
                 try:
-                    record = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                    yield Rejected("quarantined", "malformed_json", f"line:{line_no}", f"line {line_no}: {err}")
+                    text = line.decode("utf-8-sig")  # a Windows tool's byte-order mark is no fault
+                except UnicodeDecodeError as err:
+                    yield Rejected("quarantined", "invalid_utf8", f"line:{line_no}",
+                                   f"line {line_no}: byte {err.start} of the line")
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as err:
+                    yield Rejected("quarantined", "malformed_record", f"line:{line_no}",
+                                   f"line {line_no}: not JSON: {err}")
                     continue
                 yield records(line_no, record)
-    except (EOFError, OSError, lzma.LZMAError) as err:
-        raise HaganeError(f"{path}: compressed stream broken after line {line_no} ({err}); "
-                          "the file is truncated or corrupt") from err
+        except EOFError:
+            yield cut_record(f"line:{line_no + 1}", raw, read)
+        except DECOMPRESSION_ERRORS as err:
+            raise damaged_stream(path, raw, f"after line {line_no}", err) from err
 
 
-def read_parquet(path: Path, text_field: str, id_field: str | None,
-                 max_bytes: int) -> Iterator[RawDocument | Rejected]:
+def read_parquet(path: Path, text_field: str, id_field: str | None, max_bytes: int,
+                 read: FileRead) -> Iterator[RawDocument | Rejected]:
     try:
         parquet = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a file that is not Parquet
@@ -85,7 +93,17 @@ def read_parquet(path: Path, text_field: str, id_field: str | None,
                           "set text_field / id_field of the source")
     records = RecordFields("row", text_field, id_field, max_bytes)
     row = 0
-    for batch in parquet.iter_batches(columns=columns, batch_size=1024):
+    batches = parquet.iter_batches(columns=columns, batch_size=1024)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as err:  # pyarrow raises OSError, ArrowInvalid … for a damaged page or column chunk
+            raise HaganeError(f"{path}: unreadable data after row {row} ({type(err).__name__}: {err}); the file "
+                              "is damaged — fetch it again, or remove it from the source's paths") from err
+        if batch is None:
+            break
         for record in batch.to_pylist():
             yield records(row, record)
             row += 1
+    # Parquet is read by row group, not front to back: every row read is the whole file read.
+    read.bytes_read = read.size

@@ -12,49 +12,10 @@ from trafilatura.utils import load_html
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from hagane.collect.readers import RawDocument, Rejected
+from hagane.collect.charset import UndecodablePage, decode_page
+from hagane.collect.gzip_members import DamagedMember, GzipMembers
+from hagane.collect.readers import WARC_RECORD_TYPES, FileRead, RawDocument, Rejected
 from hagane.errors import HaganeError
-
-_CHARSET_IN_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
-_CHARSET_IN_META = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
-# Where a page declares no charset at all, UTF-8 is by far the most common on today's Japanese web.
-DEFAULT_CHARSET = "utf-8"
-
-# A label names a family of encodings: real pages use the vendor supersets, so each label is tried as its
-# supersets first and strictly last. ①, ～ and 髙 are not in strict Shift_JIS; ISO-2022-JP mail-era pages
-# carry half-width katakana (iso2022_jp_ext) or JIS X 0213 characters (iso2022_jp_2004). The first codec
-# that decodes the whole page wins and is recorded in `origin.charset`.
-_CANDIDATES = {
-    "shift_jis": ("cp932", "shift_jis_2004"),
-    "euc-jp": ("euc_jis_2004", "euc_jp"),
-    "iso-2022-jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_2"),
-}
-_ALIASES = {"shift-jis": "shift_jis", "sjis": "shift_jis", "x-sjis": "shift_jis", "windows-31j": "shift_jis",
-            "cp932": "shift_jis", "ms_kanji": "shift_jis", "x-euc-jp": "euc-jp", "eucjp": "euc-jp",
-            "csiso2022jp": "iso-2022-jp", "iso2022jp": "iso-2022-jp"}
-
-
-def page_charset(content_type: str | None, body: bytes) -> str:
-    """The charset the HTTP header declares, else the one in a <meta> tag, else UTF-8 (lower case)."""
-    if content_type and (m := _CHARSET_IN_HEADER.search(content_type)):
-        return m.group(1).lower()
-    if m := _CHARSET_IN_META.search(body[:4096]):
-        return m.group(1).decode("ascii").lower()
-    return DEFAULT_CHARSET
-
-
-def decode_page(body: bytes, declared: str) -> tuple[str, str]:
-    """(html, codec) for the declared charset, trying its supersets; raises UnicodeDecodeError or
-    LookupError when none decodes the page."""
-    label = _ALIASES.get(declared, declared)
-    error: Exception | None = None
-    for codec in _CANDIDATES.get(label, (label,)):
-        try:
-            return body.decode(codec), codec
-        except (UnicodeDecodeError, LookupError) as err:
-            error = error or err
-    raise error
-
 
 # The cheap pre-check (Swallow's idea): extraction is the expensive step, and most of a crawl is not
 # Japanese. A page goes on to extraction if <html lang> says Japanese, or if its markup holds a few
@@ -128,6 +89,27 @@ def extract_text(html: str, url: str | None) -> tuple[str | None, str | None]:
 
 # `response`: a fetched page (WARC); `conversion`: its extracted plain text (Common Crawl's WET files).
 _DOCUMENT_RECORDS = ("response", "conversion")
+_GZIP_ID = b"\x1f\x8b"
+# In the first bytes of a damaged member, before the damage: the record's id, to quarantine it by name.
+_RECORD_ID = re.compile(rb"\r\nWARC-Record-ID:[ \t]*(<[^>\r\n]{1,256}>)", re.I)
+
+
+def _salvaged_record_id(start: bytes) -> str | None:
+    header = start.split(b"\r\n\r\n", 1)[0]
+    found = _RECORD_ID.search(header) if header.startswith(b"WARC/") else None
+    return found.group(1).decode("ascii", "replace") if found else None
+
+
+def http_status_reason(status: str | None) -> str | None:
+    """The skip reason for a response's HTTP status; None for 2xx. A 404 page or a redirect's stub has a
+    body, often HTML, but it is not the page the URL names."""
+    code = status.split(" ", 1)[0] if status else ""
+    if len(code) == 3 and code.isdigit():
+        if code[0] == "2":
+            return None
+        if code[0] in "345":
+            return f"http_status_{code[0]}xx"
+    return "http_status_other"
 
 
 def _read_conversion(record, body: bytes, offset: int, locator: str) -> Iterator[RawDocument | Rejected]:
@@ -137,7 +119,7 @@ def _read_conversion(record, body: bytes, offset: int, locator: str) -> Iterator
     try:
         text = body.decode("utf-8")  # WET bodies are UTF-8 by Common Crawl's definition
     except UnicodeDecodeError as err:
-        yield Rejected("quarantined", "undecodable_text", locator, f"byte offset {offset}: {err}")
+        yield Rejected("quarantined", "invalid_utf8", locator, f"byte offset {offset}: byte {err.start} of the body")
         return
     if not text.strip():
         yield Rejected("skipped", "empty_text", locator)
@@ -149,68 +131,131 @@ def _read_conversion(record, body: bytes, offset: int, locator: str) -> Iterator
     })
 
 
-def read_warc(path: Path, max_bytes: int,
-              precheck_min_hiragana: int | None = None) -> Iterator[RawDocument | Rejected]:
-    """Documents of a WARC or WET file. With `precheck_min_hiragana`, HTML pages that fail the cheap
-    Japanese pre-check are skipped (counted as precheck_not_japanese) before extraction."""
-    with open(path, "rb") as stream:
-        records = ArchiveIterator(stream)
-        offset = 0
+def read_warc(path: Path, max_bytes: int, precheck_min_hiragana: int | None,
+              read: FileRead) -> Iterator[RawDocument | Rejected]:
+    """Documents of a WARC or WET file, gzipped record by record or uncompressed. With
+    `precheck_min_hiragana`, HTML pages that fail the cheap Japanese pre-check are skipped (counted as
+    precheck_not_japanese) before extraction."""
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == _GZIP_ID
+        raw.seek(0)
+        if gzipped:
+            items = _read_gzip_members(raw, max_bytes, precheck_min_hiragana, read)
+        else:
+            items = _read_uncompressed(path, raw, max_bytes, precheck_min_hiragana, read)
+        for item in items:
+            if isinstance(item, Rejected) and item.reason == "truncated_record":
+                read.cut = True  # only the file's end cuts a record short
+            yield item
+
+
+def _body(record, max_bytes: int) -> bytes:
+    return record.content_stream().read(max_bytes + 1) if record.rec_type in _DOCUMENT_RECORDS else b""
+
+
+def _record_id(record, offset: int) -> str:
+    return record.rec_headers.get_header("WARC-Record-ID") or f"offset:{offset}"
+
+
+def _read_gzip_members(raw, max_bytes: int, precheck_min_hiragana: int | None,
+                       read: FileRead) -> Iterator[RawDocument | Rejected]:
+    members = GzipMembers(raw, read.size, member_starts_with=b"WARC/")
+    while (member := members.next_member()) is not None:
+        offset = member.start
+        # A record is handed on only once the next one has begun, or its member has ended with a matching
+        # CRC: damage found late in a member never lets a half-decoded record through.
+        held = None
+        locator = f"offset:{offset}"  # the record's id once its header has been read
         try:
-            for record in records:
-                # get_record_offset() reads the record to its end, so the body is read first.
-                body = record.content_stream().read(max_bytes + 1) if record.rec_type in _DOCUMENT_RECORDS else b""
-                offset = records.get_record_offset()
-                if len(body) > max_bytes:
-                    locator = record.rec_headers.get_header("WARC-Record-ID") or f"offset:{offset}"
-                    yield Rejected("quarantined", "record_too_long", locator,
-                                   f"byte offset {offset}: body over {max_bytes} bytes (max_record_mb of the source)")
+            try:
+                for record in ArchiveIterator(member):
+                    if held is not None:
+                        yield from _read_record(*held, max_bytes, precheck_min_hiragana)
+                    held, locator = None, _record_id(record, offset)
+                    held = (record, _body(record, max_bytes), offset)
+                member.drain()
+            except ArchiveLoadFailed as err:
+                member.drain()  # an intact member holding no readable record: damage raises here instead
+                if not member.cut:
+                    yield Rejected("quarantined", "malformed_record", locator,
+                                   f"byte offset {offset}: {str(err).strip().splitlines()[0]}")
                     continue
-                yield from _read_record(record, body, offset, precheck_min_hiragana)
-        except ArchiveLoadFailed as err:
-            # A broken record header leaves no way to find the next record in an uncompressed WARC: fail
-            # naming where reading stopped and the last record read whole.
-            message = str(err).split("\n", 1)[0]
-            raise HaganeError(f"{path}: unreadable WARC record at byte offset {records.offset} (last good "
-                              f"record at byte offset {offset}): {message}") from err
-        except (EOFError, OSError, ValueError) as err:
-            raise HaganeError(f"{path}: compressed stream broken after byte offset {offset} ({err}); "
-                              "the file is truncated or corrupt — fetch it again") from err
+        except DamagedMember as err:
+            if locator.startswith("offset:"):
+                locator = _salvaged_record_id(members.salvage(offset)) or locator
+            end = members.resync(offset)
+            read.bytes_damaged += end - offset
+            yield Rejected("quarantined", "damaged_record", locator,
+                           f"bytes {offset}–{end} of the file: gzip data broken near byte {err.offset} ({err}); "
+                           f"reading went on at byte {end}")
+            continue
+        if member.cut:
+            yield Rejected("quarantined", "truncated_record", locator,
+                           f"byte offset {offset}: the file ends inside this record's gzip member")
+        elif held is not None:
+            yield from _read_record(*held, max_bytes, precheck_min_hiragana)
+    read.bytes_read = members.position
 
 
-def _read_record(record, body: bytes, offset: int,
+def _read_uncompressed(path: Path, raw, max_bytes: int, precheck_min_hiragana: int | None,
+                       read: FileRead) -> Iterator[RawDocument | Rejected]:
+    records = ArchiveIterator(raw)
+    offset = 0
+    try:
+        for record in records:
+            body = _body(record, max_bytes)
+            offset = records.get_record_offset()  # reads the record to its end, so the body is read first
+            yield from _read_record(record, body, offset, max_bytes, precheck_min_hiragana)
+    except ArchiveLoadFailed as err:
+        # A broken record header leaves no way to find the next record in an uncompressed WARC: fail
+        # naming where reading stopped and the last record read whole.
+        message = str(err).split("\n", 1)[0]
+        raise HaganeError(f"{path}: unreadable WARC record at byte offset {records.offset} (last good "
+                          f"record at byte offset {offset}): {message}") from err
+    read.bytes_read = raw.tell()
+
+
+def _read_record(record, body: bytes, offset: int, max_bytes: int,
                  precheck_min_hiragana: int | None) -> Iterator[RawDocument | Rejected]:
-    record_id = record.rec_headers.get_header("WARC-Record-ID") or f"offset:{offset}"
+    record_id = _record_id(record, offset)
     locator = f"{record_id}"
     if record.rec_type not in _DOCUMENT_RECORDS:
-        yield Rejected("skipped", f"warc_{record.rec_type}_record", locator)
+        kind = record.rec_type if record.rec_type in WARC_RECORD_TYPES else "other"
+        yield Rejected("skipped", f"warc_{kind}_record", locator)
+        return
+    if len(body) > max_bytes:
+        yield Rejected("quarantined", "record_too_long", locator,
+                       f"byte offset {offset}: body over {max_bytes} bytes (max_record_mb of the source)")
         return
     if record.rec_type == "conversion":
         yield from _read_conversion(record, body, offset, locator)
         return
-    content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
     if record.raw_stream.limit != 0:
         # warcio hands back a record cut off by the end of the file as if it were whole (DESIGN.md).
         yield Rejected("quarantined", "truncated_record", locator, f"byte offset {offset}")
         return
+    if record.http_headers is not None and (status := http_status_reason(record.http_headers.statusline)):
+        yield Rejected("skipped", status, locator, f"HTTP {record.http_headers.statusline}")
+        return
+    content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
     if not content_type or "html" not in content_type.lower():
         yield Rejected("skipped", "not_html", locator)
         return
-    declared = page_charset(content_type, body)
     try:
-        html, charset = decode_page(body, declared)
-    except (LookupError, UnicodeDecodeError) as err:
-        yield Rejected("quarantined", "undecodable_html", locator, f"byte offset {offset}: {declared}: {err}")
+        page = decode_page(content_type, body)
+    except UndecodablePage as err:
+        yield Rejected("quarantined", "undecodable_html", locator, f"byte offset {offset}: {err}")
         return
-    if precheck_min_hiragana and not looks_japanese(html, precheck_min_hiragana):
+    if precheck_min_hiragana and not looks_japanese(page.text, precheck_min_hiragana):
         yield Rejected("skipped", "precheck_not_japanese", locator)
         return
     url = record.rec_headers.get_header("WARC-Target-URI")
-    text, title = extract_text(html, url)
+    text, title = extract_text(page.text, url)
     if not text or not text.strip():
         yield Rejected("skipped", "no_text_extracted", locator)
         return
     yield RawDocument(text=text, locator=locator, origin={
         "warc_record_id": record_id, "offset": offset, "url": url, "title": title,
-        "warc_date": record.rec_headers.get_header("WARC-Date"), "charset": charset,
+        "warc_date": record.rec_headers.get_header("WARC-Date"), "charset": page.codec,
+        "charset_from": page.decided_by,
     })

@@ -21,8 +21,8 @@ import mwparserfromhell
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HTMLEntity, Tag, Template, Text,
                                     Wikilink)
 
-from hagane.collect.readers import RawDocument, Rejected
-from hagane.collect.text import open_maybe_compressed
+from hagane.collect.readers import FileRead, RawDocument, Rejected
+from hagane.collect.text import DECOMPRESSION_ERRORS, open_maybe_compressed
 from hagane.errors import HaganeError
 
 # Link targets in these namespaces are media or page metadata, not words of the sentence.
@@ -151,7 +151,7 @@ def _page(page: ET.Element, article_base: str | None) -> RawDocument | Rejected:
     namespace = _child_text(page, "ns")
     revision = _child(page, "revision")
     if not page_id or title is None or namespace is None or revision is None:
-        return Rejected("quarantined", "malformed_page", locator,
+        return Rejected("quarantined", "malformed_record", locator,
                         f"title {title!r}: a page needs id, title, ns and revision")
     if namespace.strip() != "0":
         return Rejected("skipped", "wiki_not_article", locator)
@@ -236,7 +236,7 @@ class _StreamRange:
         return out
 
 
-def read_wikipedia(path: Path, byte_range: tuple[int, int] | None = None) -> Iterator[RawDocument | Rejected]:
+def read_wikipedia(path: Path, byte_range: tuple[int, int] | None, read: FileRead) -> Iterator[RawDocument | Rejected]:
     """Pages of a MediaWiki XML export (bz2 multistream, bz2, gz or plain); with `byte_range`, only the
     page streams of a multistream dump in that range (see split_multistream)."""
     article_base = None
@@ -263,10 +263,11 @@ def read_wikipedia(path: Path, byte_range: tuple[int, int] | None = None) -> Ite
                     last_page = f"page {item.locator}"
                     yield item
                     root.clear()  # keeps memory flat over millions of pages
+            read.bytes_read = raw.tell() - (byte_range[0] if byte_range else 0)
         except ET.ParseError as err:
             line, column = err.position
             raise HaganeError(f"{path}: malformed XML at line {line}, column {column} (after {last_page}): "
                               f"{err}") from err
-        except (EOFError, OSError) as err:
+        except DECOMPRESSION_ERRORS as err:
             raise HaganeError(f"{path}: compressed stream broken at byte offset {raw.tell()} (after {last_page}) "
                               f"({err}); the dump is truncated or corrupt — fetch it again") from err

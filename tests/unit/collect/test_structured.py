@@ -32,13 +32,13 @@ def test_jsonl_with_an_id_field_quarantines_each_fault_with_its_line(tmp_path):
         g.write("\n".join(lines) + "\n")
     acc = collect_file(source("jsonl", "uid", "body"), f, tmp_path, tmp_path / "out")
     assert acc.as_dict() == {"records_seen": 7, "documents": 2, "skipped": {},
-                             "quarantined": {"duplicate_record_id": 1, "malformed_json": 1, "missing_id_field": 1,
+                             "quarantined": {"duplicate_record_id": 1, "malformed_record": 1, "missing_id_field": 1,
                                              "missing_text_field": 1, "not_an_object": 1}}
     docs = list(read_jsonl_zst(tmp_path / "out" / DOCUMENTS))
     assert [d["origin"]["record_id"] for d in docs] == ["a", "7"]
     assert docs[0]["id"] == document_id("s", "c.jsonl.gz", "id:a") and docs[0]["origin"]["line"] == 1
     where = {q["reason"]: q["locator"] for q in read_jsonl_zst(tmp_path / "out" / QUARANTINE)}
-    assert where == {"malformed_json": "line:2", "missing_text_field": "line:3", "missing_id_field": "line:5",
+    assert where == {"malformed_record": "line:2", "missing_text_field": "line:3", "missing_id_field": "line:5",
                      "duplicate_record_id": "line:6", "not_an_object": "line:7"}
 
 

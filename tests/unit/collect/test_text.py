@@ -1,4 +1,5 @@
 import gzip
+import json
 import tracemalloc
 
 import pytest
@@ -44,12 +45,29 @@ def test_invalid_utf8_is_quarantined_or_fails(tmp_path):
         collect_file(source(on_record_error="fail"), f, tmp_path, tmp_path / "out2")
 
 
-def test_truncated_gzip_fails_naming_file_and_line(tmp_path):
+def test_truncated_gzip_quarantines_the_last_record_and_says_the_file_was_cut(tmp_path):
     f = tmp_path / "c.txt.gz"
     with gzip.open(f, "wt", encoding="utf-8") as g:
         g.write(("\n\n".join(JA_PARAGRAPHS) + "\n\n") * 50)
     f.write_bytes(f.read_bytes()[:-30])
-    with pytest.raises(HaganeError, match=r"c\.txt\.gz: compressed stream broken after line \d+"):
+    acc = collect_file(source(), f, tmp_path, tmp_path / "out")
+    assert dict(acc.quarantined) == {"truncated_record": 1} and acc.records_seen == acc.documents + 1
+    files = json.loads((tmp_path / "out" / "_manifest.json").read_text())["counts"]["files"]
+    assert files == [{"path": "c.txt.gz", "bytes": f.stat().st_size, "bytes_read": f.stat().st_size,
+                      "bytes_damaged": 0, "cut": True, "complete": False}]
+    with pytest.raises(HaganeError, match=r"c\.txt\.gz: truncated_record at line:\d+ the file ends at byte \d+"):
+        collect_file(source(on_record_error="fail"), f, tmp_path, tmp_path / "out2")
+
+
+def test_corrupt_gzip_fails_naming_file_line_and_offset(tmp_path):
+    f = tmp_path / "c.txt.gz"
+    f.write_bytes(gzip.compress((("\n\n".join(JA_PARAGRAPHS) + "\n\n") * 50).encode(), mtime=0))
+    data = f.read_bytes()
+    middle = len(data) // 2
+    f.write_bytes(data[:middle] + b"\0" * 64 + data[middle + 64:])
+    # Before: a bare zlib.error traceback that named no file.
+    with pytest.raises(HaganeError, match=r"c\.txt\.gz: compressed data damaged near byte offset \d+ of the file "
+                                          r"\(after line \d+\): error: Error -3 while decompressing data"):
         collect_file(source(), f, tmp_path, tmp_path / "out")
 
 

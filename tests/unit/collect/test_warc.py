@@ -23,8 +23,8 @@ def page(body: str, title: str = "テスト") -> str:
             f"<article><h1>{title}</h1>{paragraphs}</article></body></html>")
 
 
-def response(writer, url, payload: bytes, content_type="text/html; charset=utf-8", record_id=None):
-    headers = StatusAndHeaders("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
+def response(writer, url, payload: bytes, content_type="text/html; charset=utf-8", record_id=None, status="200 OK"):
+    headers = StatusAndHeaders(status, [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
                                protocol="HTTP/1.1")
     warc_headers = {"WARC-Record-ID": record_id} if record_id else None
     record = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=headers,
@@ -99,15 +99,19 @@ def test_record_cut_off_by_end_of_file_is_quarantined(tmp_path):
     assert acc.documents == 1 and dict(acc.quarantined) == {"truncated_record": 1}
 
 
-def test_broken_gzip_fails_naming_the_file(tmp_path):
+def test_broken_first_gzip_member_is_quarantined_and_the_rest_read(tmp_path):
     warc = tmp_path / "a.warc.gz"
     build_warc(warc)
     data = warc.read_bytes()
     broken = tmp_path / "broken.warc.gz"
-    broken.write_bytes(data[:200] + b"\x00" * 50 + data[250:])
-    with pytest.raises(HaganeError, match=r"broken\.warc\.gz"):
-        collect_file(SOURCE, broken, tmp_path, tmp_path / "out")
-    assert not (tmp_path / "out" / DOCUMENTS).exists()  # nothing half-written
+    broken.write_bytes(data[:100] + b"\x00" * 50 + data[150:])  # inside the warcinfo record's member
+    acc = collect_file(SOURCE, broken, tmp_path, tmp_path / "out")
+    assert acc.as_dict() == {"records_seen": 9, "documents": 4,
+                             "quarantined": {"damaged_record": 1, "undecodable_html": 1},
+                             "skipped": {"not_html": 1, "precheck_not_japanese": 2}}
+    damaged = next(q for q in read_jsonl_zst(tmp_path / "out" / QUARANTINE) if q["reason"] == "damaged_record")
+    assert re.fullmatch(r"bytes 0–\d+ of the file: gzip data broken near byte \d+ \(.+\); reading went on at byte \d+",
+                        damaged["detail"])
 
 
 def test_wet_conversion_records_are_documents(tmp_path):

@@ -51,7 +51,7 @@ def test_a_page_without_revision_is_quarantined(tmp_path):
     broken = "  <page>\n    <title>壊れた</title>\n    <ns>0</ns>\n    <id>20</id>\n  </page>\n"
     dump = write_multistream(tmp_path / "d.xml.bz2", [broken, PAGES[-1]])
     acc = collect_file(SOURCE, dump, tmp_path, tmp_path / "out")
-    assert acc.documents == 1 and dict(acc.quarantined) == {"malformed_page": 1}
+    assert acc.documents == 1 and dict(acc.quarantined) == {"malformed_record": 1}
     (q,) = read_jsonl_zst(tmp_path / "out" / QUARANTINE)
     assert q["locator"] == "page:20" and "壊れた" in q["detail"]
 
