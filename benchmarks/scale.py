@@ -178,7 +178,7 @@ def run(n: int, base: Path, shards_per_job: int) -> dict:
     work.mkdir(parents=True)
     (work / "data").symlink_to(ROOT / "data")
     (work / "corpus").symlink_to(base / "corpus" / "docs")
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text(encoding="utf-8"))
     config["collect"]["sources"].append({"name": SOURCE, "type": "jsonl", "paths": ["corpus/*.jsonl"],
                                          "text_field": "text", "id_field": "uid", "group_mb": 0})
     config["shards_per_job"] = shards_per_job

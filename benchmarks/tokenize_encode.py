@@ -2,7 +2,7 @@
 encode (the limit), in tokens per CPU second (per core), on Debian's Japanese documentation
 (benchmarks/corpus_debian_ja.py), written out COPIES times as one shard (about 21 MB of text at 4).
 
-The tokenizer is trained once (not timed) with the demo's settings (config/config.yaml: BPE, 8,000 pieces,
+The tokenizer is trained once (not timed) with the demo's settings (config/demo.yaml: BPE, 8,000 pieces,
 byte fallback, digits split, pieces of at most 16 characters) on the corpus itself. Each row is its own
 process:
 

@@ -30,7 +30,7 @@ def repo() -> Path:
 
 @pytest.fixture
 def demo_config() -> dict:
-    with open(REPO / "config" / "config.yaml", encoding="utf-8") as f:
+    with open(REPO / "config" / "demo.yaml", encoding="utf-8") as f:
         return copy.deepcopy(yaml.safe_load(f))
 
 

@@ -37,7 +37,7 @@ def build_workdir(workdir: Path, n_shards: int) -> Path:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(TEXT, encoding="utf-8")
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text(encoding="utf-8"))
     config["collect"]["sources"].append({"name": EXTRA_SOURCE, "type": "text", "root": "extra/crawl-data",
                                          "paths": ["extra/crawl-data/*/segments/*/wet/*.txt"], "group_mb": 0})
     path = workdir / "config.yaml"

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hagane.config import load_config_file, source_config, source_files, stage_config
+from hagane.config import BASE_CONFIG_PATH, load_config_file, source_config, source_files, stage_config
 from hagane.errors import HaganeError
 
 DOCUMENTS = "documents.jsonl.zst"  # a document shard's file name in every stage's shard folder (DESIGN.md)
@@ -27,6 +27,14 @@ def _add_sections(parser: argparse.ArgumentParser, *sections: str) -> None:
     for s in sections:
         parser.add_argument(f"--{s}-json", dest=f"{s}_json", help=f"the `{s}` section as JSON (used by rules)")
     parser.set_defaults(_sections=sections)
+
+
+def _add_funnel_inputs(parser: argparse.ArgumentParser) -> None:
+    """What the corpus funnel is counted from (hagane.report.plots.funnel_counts)."""
+    parser.add_argument("--collect-manifests", type=Path, nargs="+", required=True, help="each collect shard's manifest")
+    parser.add_argument("--select-counts", type=Path, nargs="+", required=True, help="each shard's select counts.json")
+    parser.add_argument("--dedup-counts", type=Path, required=True, help="exact dedup's counts.json")
+    parser.add_argument("--near-counts", type=Path, nargs="+", required=True, help="each shard's near dedup counts.json")
 
 
 def _load_json(raw: str, option: str):
@@ -101,16 +109,40 @@ def _upstream(root: Path, source: str, shard, name: str) -> Path:
 # ----------------------------------------------------------------------------------------- commands
 
 def cmd_config_check(args) -> None:
-    from hagane.config import source_shards
+    import yaml
+
+    from hagane.config import effective_config, source_shards
     from hagane.packs import plan_packs
 
-    config = load_config_file(args.file)
+    origin = " + ".join(str(f) for f in args.files)
+    config = effective_config(args.files, base=args.base, origin=origin)
     shards = source_shards(config)
     packs = plan_packs(shards, config["shards_per_job"])
-    print(f"{args.file}: valid; " + ", ".join(
+    if args.show:
+        print(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), end="")
+    print(f"{origin}: valid; " + ", ".join(
         f"{name}: {len(groups)} shard(s) of {sum(len(shard.files) for shard in groups.values())} file(s) in "
         f"{sum(p.source == name for p in packs)} job(s) of up to {config['shards_per_job']} shards"
         for name, groups in shards.items()))
+
+
+def cmd_init(args) -> None:
+    from hagane.config import EXAMPLE_CONFIG_PATH
+
+    # Its errors are printed here: main()'s message names a stage and a verb, and `init` has no verb.
+    try:
+        try:
+            with open(args.path, "x", encoding="utf-8") as out:  # never overwrite a config someone edited
+                out.write(EXAMPLE_CONFIG_PATH.read_text(encoding="utf-8"))
+        except FileExistsError:
+            raise HaganeError(f"{args.path} exists; give another path (hagane init PATH) or remove it") from None
+        except OSError as err:
+            raise HaganeError(f"cannot write {args.path}: {err.strerror}") from None
+    except HaganeError as err:
+        print(f"hagane init: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"wrote {args.path}: fill in collect.sources, check it with `hagane config check {args.path}`, run it "
+          f"with `snakemake --profile workflow/profiles/local --configfile {args.path}`")
 
 
 def cmd_collect(args) -> None:
@@ -433,6 +465,50 @@ def cmd_report_funnel(args) -> None:
     print(json.dumps(funnel, ensure_ascii=False))
 
 
+def cmd_publish_dataset_part(args) -> None:
+    from hagane.io import write_json
+    from hagane.packs import read_plan
+    from hagane.publish.dataset import PART, write_part
+
+    plan = read_plan(args.pack)
+    if args.record.parent.name != "_packs" or args.record.parent.parent.name != plan.source:
+        raise HaganeError(f"--record {args.record}: expected results/publish/corpus/parts/{plan.source}/_packs/"
+                          f"{plan.name}.json")
+    part_dir = args.record.parent.parent / plan.name
+    counts = write_part([_upstream(args.documents_root, plan.source, shard, DOCUMENTS) for shard in plan.shards],
+                        part_dir)
+    size = (part_dir / PART).stat().st_size
+    write_json(args.record, {"pack": plan.id, "stage": "dataset", "part": str(part_dir / PART), "bytes": size,
+                             "max_shard_bytes": size, **counts})
+    print(f"dataset part {plan.id}: {counts['rows']:,} documents, {size:,} bytes")
+
+
+def cmd_publish_dataset(args) -> None:
+    from hagane.packs import read_pack_list
+    from hagane.publish.dataset import publish_dataset
+    from hagane.report.plots import funnel_counts
+
+    cfg = _load_json(args.publish_json, "--publish-json")["dataset"]
+    sources = [{"name": s["name"], "type": s["type"], "paths": s.get("paths") or [],
+                "dataset": s.get("dataset"), **_licence_fields(s.get("license"))}
+               for s in _load_json(args.collect_json, "--collect-json")["sources"]]
+    packs = read_pack_list(args.packs)
+    parts = {pack_id: args.parts_root / pack_id for pack_id in packs}
+    shards = {pack_id: [f"{pack_id.split('/')[0]}/{shard}" for shard in members] for pack_id, members in packs.items()}
+    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts, args.near_counts)
+    funnel["inputs"] = [*args.collect_manifests, *args.select_counts, args.dedup_counts, *args.near_counts]
+    publish_dataset(parts, shards, funnel, _load_json(args.settings_json, "--settings-json"), sources,
+                    cfg["name"], args.out_dir, url=cfg.get("url"), version=cfg.get("version"))
+
+
+def _licence_fields(licence: dict | None) -> dict:
+    """A source's `license` entry as the card's fields."""
+    if not licence:
+        return {}
+    return {"license": licence["id"], "license_link": licence.get("link"),
+            "license_files": licence.get("files") or [], "attribution": licence.get("attribution")}
+
+
 def cmd_report_evaluation(args) -> None:
     from hagane.report.plots import plot_evaluation
 
@@ -453,6 +529,23 @@ def cmd_report_training(args) -> None:
 
 # ------------------------------------------------------------------------------------------- parser
 
+CONFIG_CHECK_HELP = """\
+Check a config before any job starts: the schema (unknown keys, types), the constraints between keys
+(pretrain.min_lr at or below lr, warmup_steps below steps, global_batch_size divisible by nproc ×
+micro_batch_size, a select bound only on a column some scorer produces, reference sources that are
+collect sources, …), and every source's files; one line per problem, naming the key.
+
+The files are merged as Snakemake merges them: over the Snakefile's configfile (--base), each FILE in
+order, a mapping key by key (recursively), anything else (a list such as collect.sources, a number, a
+null) replacing what was there whole. Keys no file gives take the schema's defaults
+(workflow/schemas/config.schema.yaml). Examples:
+
+  hagane config check my.yaml                    # snakemake --configfile my.yaml
+  hagane config check config/demo.yaml more.yaml # snakemake --configfile config/demo.yaml more.yaml
+  hagane config check --show my.yaml             # and print the config the workflow would run with
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     # `@FILE` stands for the arguments in FILE, one per line: how rules pass a list of every shard, which
     # on a command line would outgrow the kernel's limit (~2 MB) at ~10^4 shards.
@@ -467,9 +560,25 @@ def build_parser() -> argparse.ArgumentParser:
     def stage(name, help_text):
         return stages.add_parser(name, help=help_text).add_subparsers(dest="verb", required=True, metavar="VERB")
 
+    p = stages.add_parser("init", help="write a commented starting config (config/example.yaml) to PATH",
+                          description="Write a commented config of your own to PATH (config/example.yaml): one "
+                          "source to fill in, the keys a first run changes, every other key left to the schema's "
+                          "defaults. PATH must not exist.")
+    p.add_argument("path", type=Path, nargs="?", default=Path("my.yaml"), metavar="PATH",
+                   help="where to write it (default: my.yaml)")
+    p.set_defaults(func=cmd_init)
+
     s = stage("config", "check a configuration file")
-    p = verb(s, "check", cmd_config_check, "validate a config file and resolve its sources")
-    p.add_argument("file", type=Path)
+    p = s.add_parser("check", help="validate a config as the workflow would and resolve its sources",
+                     formatter_class=argparse.RawDescriptionHelpFormatter, description=CONFIG_CHECK_HELP)
+    p.set_defaults(func=cmd_config_check)
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE",
+                   help="config files, merged in this order over --base (as `snakemake --configfile FILE …`)")
+    p.add_argument("--base", type=Path, default=BASE_CONFIG_PATH,
+                   help="the Snakefile's own configfile, which the files are merged over (default: this "
+                   "repository's config/config.yaml, which holds no settings)")
+    p.add_argument("--show", action="store_true",
+                   help="also print the effective config (merged, defaults filled in) as YAML")
 
     s = stage("collect", "raw sources → document shards")
     p = verb(s, "run", cmd_collect, "read one shard (a group of input files) of a source")
@@ -619,12 +728,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrain-metrics", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
 
+    s = stage("publish", "the curated corpus as a dataset directory")
+    p = verb(s, "dataset-part", cmd_publish_dataset_part, "one pack's final documents as one Parquet file")
+    p.add_argument("--pack", type=Path, required=True, help="the pack's plan (results/plan/SOURCE/pack-N.json)")
+    p.add_argument("--documents-root", type=Path, required=True, help="the near-dedup folder (results/dedup)")
+    p.add_argument("--record", type=Path, required=True,
+                   help="results/publish/corpus/parts/SOURCE/_packs/pack-N.json; the part goes beside _packs/")
+    p = verb(s, "dataset", cmd_publish_dataset, "the dataset folder: Parquet parts, card, Croissant, hash chain")
+    p.add_argument("--packs", type=Path, required=True, help="the pack list (results/plan/packs.json)")
+    p.add_argument("--parts-root", type=Path, required=True, help="the parts' folder (results/publish/corpus/parts)")
+    _add_funnel_inputs(p)
+    p.add_argument("--publish-json", required=True, help="the publish section as JSON")
+    p.add_argument("--collect-json", required=True, help="the collect section as JSON (sources and licences)")
+    p.add_argument("--settings-json", required=True, help="the filter and dedup settings the card states, as JSON")
+    p.add_argument("--out-dir", type=Path, required=True)
+
     s = stage("report", "plots for the Snakemake report")
     p = verb(s, "funnel", cmd_report_funnel, "documents at each step and drops by reason (PNG + JSON)")
-    p.add_argument("--collect-manifests", type=Path, nargs="+", required=True)
-    p.add_argument("--select-counts", type=Path, nargs="+", required=True)
-    p.add_argument("--dedup-counts", type=Path, required=True, help="exact dedup's counts.json")
-    p.add_argument("--near-counts", type=Path, nargs="+", required=True, help="each shard's near dedup counts.json")
+    _add_funnel_inputs(p)
     p.add_argument("--out", type=Path, required=True, help="PNG path; the numbers go beside it as .json")
     p = verb(s, "evaluation", cmd_report_evaluation, "every checkpoint's held-out bits/char and task accuracy")
     p.add_argument("--summary", type=Path, required=True, help="results/evaluate/summary.json")

@@ -7,6 +7,7 @@ slice it is handed, so a stage run by hand is checked exactly as the workflow wo
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import dataclasses
 import glob
@@ -25,6 +26,11 @@ from hagane.multistream import multistream_index, split_multistream
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 MODEL_PRESETS_PATH = Path(__file__).resolve().parents[2] / "config" / "models.yaml"
+# The Snakefile's own configfile, which every --configfile is merged over. It holds no settings (defaults
+# come from the schema), so a user's file inherits nothing from the demo (config/demo.yaml).
+BASE_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+# The commented starting config that `hagane init` copies.
+EXAMPLE_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 
 
 # ---------------------------------------------------------------------------------------- dataclasses
@@ -48,6 +54,11 @@ class SourceConfig:
     split: str | None = None
     streaming: bool | None = None
     revision: str | None = None
+    # Unicode normal form of every text: NFKC keeps voiced marks composed (が stays が); NFC; none.
+    normalization: str = "NFKC"
+    # {id, link, files, attribution}: metadata for the published cards, never part of what collect is handed
+    # (rules/common.smk leaves it out), so a licence edit reruns no data stage.
+    license: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,6 +300,10 @@ def _key_path(path: typing.Iterable) -> str:
 
 def _describe(error: jsonschema.ValidationError, prefix: str) -> str:
     where = _key_path([*([prefix] if prefix else []), *error.absolute_path])
+    if error.validator == "required" and not prefix and not error.absolute_path and "collect" not in error.instance:
+        # What a plain `snakemake` without --configfile meets: the base config names no corpus.
+        return ("collect.sources: no corpus configured. Write your own config with `hagane init my.yaml` and run "
+                "`snakemake --configfile my.yaml`; the demo runs with `--configfile config/demo.yaml`")
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
@@ -316,28 +331,187 @@ def validate(config: dict, *, origin: str, section: str | None = None) -> dict:
         schema = {**schema["properties"][section], "$defs": schema["$defs"], "$schema": schema["$schema"]}
     validator = _validator_filling_defaults(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        lines = [_describe(e, section or "") for e in errors]
+    lines = [_describe(e, section or "") for e in errors] if errors else cross_field_problems(config, section)
+    if lines:
         raise HaganeError(f"invalid configuration in {origin}:\n  " + "\n  ".join(lines))
-    filter_section = config if section == "filter" else config.get("filter") if section is None else None
-    if isinstance(filter_section, dict):
-        _check_word_metrics(filter_section, origin)
     return config
 
 
-# The word-level metrics (hagane.filter.words) are named gopher_* and fineweb_*; scoring them costs a Sudachi
-# analysis of every document, so they are scored only when asked for, and a selection that needs them is
-# refused before any document is scored. (By name here: the filter modules are not imported by the workflow.)
-_WORD_METRIC_PREFIXES = ("gopher_", "fineweb_")
+# ------------------------------------------------------------------------------ cross-field checks
+# Constraints between keys, which the schema cannot state. Each was found only by the job that uses the
+# key (pretraining at start, selection after the expensive scoring) or not at all; here they stop the
+# workflow when it loads, and `hagane config check`, one line per problem naming the keys.
+
+def cross_field_problems(config: dict, section: str | None = None) -> list[str]:
+    """The problems of a schema-valid config (defaults filled) or of one section of it. The checks that
+    compare with `collect.sources` run on a whole config only."""
+    def part(name: str) -> dict | None:
+        return config if section == name else config.get(name) if section is None else None
+
+    sources = [s["name"] for s in config["collect"]["sources"]] if section is None else None
+    problems: list[str] = []
+    if (pretrain := part("pretrain")) is not None:
+        problems += _pretrain_problems(pretrain, sources)
+    if (filter_section := part("filter")) is not None:
+        problems += _filter_problems(filter_section, sources)
+    if (tokenizer := part("tokenizer")) is not None:
+        problems += _tokenizer_problems(tokenizer, sources)
+    if (convert := part("convert")) is not None:
+        problems += _convert_problems(convert)
+    return problems
 
 
-def _check_word_metrics(filter_section: dict, origin: str) -> None:
-    select = filter_section.get("select") or {}
-    needing = ["preset fineweb2_ja"] if select.get("preset") == "fineweb2_ja" else []
-    needing += [f"the bound on {m}" for m in (select.get("thresholds") or {}) if m.startswith(_WORD_METRIC_PREFIXES)]
-    if needing and not (filter_section.get("score") or {}).get("word_metrics"):
-        raise HaganeError(f"{origin}: filter.select needs the word-level metrics ({needing[0]}): set "
-                          "filter.score.word_metrics: true (FineWeb-2's Gopher and FineWeb rules over Sudachi words)")
+def _not_sources(key: str, names, sources: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in sources]
+    return [f"{key} names {n!r}, which is not a collect source ({', '.join(sources)})" for n in unknown]
+
+
+def _pretrain_problems(p: dict, sources: list[str] | None) -> list[str]:
+    problems = []
+    if p["min_lr"] > p["lr"]:
+        problems.append(f"pretrain.min_lr {p['min_lr']} is above pretrain.lr {p['lr']}: the schedule decays from lr "
+                        "down to min_lr; set min_lr at or below lr")
+    if p["warmup_steps"] >= p["steps"]:
+        problems.append(f"pretrain.warmup_steps {p['warmup_steps']} is not below pretrain.steps {p['steps']}: "
+                        "training would end before the warmup does")
+    # As hagane.pretrain.train.batch_plan splits a step, with the ranks the workflow starts (pretrain.nproc;
+    # a profile's `tasks` for pretrain_model must equal it, and the job checks what it really gets).
+    batch, ranks, micro = p["global_batch_size"], p["nproc"], p["micro_batch_size"]
+    if batch % ranks:
+        problems.append(f"pretrain.global_batch_size {batch} is not divisible by pretrain.nproc {ranks} (ranks)")
+    elif micro is not None and micro < batch // ranks and (batch // ranks) % micro:
+        problems.append(f"pretrain.global_batch_size {batch} is not divisible by pretrain.nproc {ranks} × "
+                        f"pretrain.micro_batch_size {micro}: each rank's {batch // ranks} sequences per step must "
+                        "be a whole number of micro batches")
+    problems += _model_problems(p["model"])
+    if sources is not None and p.get("mixture"):
+        problems += _not_sources("pretrain.mixture", p["mixture"], sources)
+        if all(p["mixture"].get(s, 1) == 0 for s in sources):
+            problems.append("pretrain.mixture gives every collect source 0 epochs: nothing to train on")
+    return problems
+
+
+def _model_problems(model: dict) -> list[str]:
+    """The shape rules of hagane.pretrain.model.ModelArgs.check, on the preset with the config's keys."""
+    presets = model_presets()
+    if model["preset"] not in presets:
+        return [f"pretrain.model.preset {model['preset']!r} is not a preset of {MODEL_PRESETS_PATH.name} "
+                f"(presets: {', '.join(presets)})"]
+    shape = resolve_model(model)
+    where = f"pretrain.model (preset {model['preset']} with the keys given beside it)"
+    if shape["dim"] % shape["n_heads"]:
+        return [f"{where}: dim {shape['dim']} is not divisible by n_heads {shape['n_heads']}"]
+    if shape["n_heads"] % shape["n_kv_heads"]:
+        return [f"{where}: n_heads {shape['n_heads']} is not a multiple of n_kv_heads {shape['n_kv_heads']}"]
+    if (shape["dim"] // shape["n_heads"]) % 2:
+        return [f"{where}: the head dimension dim / n_heads = {shape['dim'] // shape['n_heads']} must be even "
+                "for rotary positions"]
+    return []
+
+
+# Score columns that exist only when their scorer is configured: (is it one of them, is that scorer on, what
+# turns it on, whether the filter section alone decides it). The score step writes them under exactly these
+# conditions (hagane.filter.score; presets.SCORED_ONLY_WITH says the same to a select job that finds one
+# missing). The workflow scores kenlm_ppl and quality_prob when the reference sources are set, but a score
+# verb run by hand when it is handed the model (--kenlm, --quality), which its filter section does not say:
+# those two are checked on a whole config only.
+_OPTIONAL_SCORERS = (
+    (lambda m: m == "kenlm_ppl", lambda f: bool(f["kenlm"]["reference_sources"]),
+     "kenlm_ppl is scored only with filter.kenlm.reference_sources, which is empty; name the sources whose documents "
+     "train the perplexity model (clean text such as Japanese Wikipedia)", False),
+    (lambda m: m == "quality_prob", lambda f: bool(f["quality"]["reference_sources"]),
+     "quality_prob is scored only with filter.quality.reference_sources, which is empty; name the reference "
+     "(positive) sources of the quality classifier", False),
+    (lambda m: m.startswith("ng_word_"), lambda f: bool(f["score"]["ng_words"]),
+     "ng_word_* are scored only with filter.score.ng_words, which is empty; give NG-word list files", True),
+    # Word-level metrics cost a Sudachi analysis of every document, so they are scored only when asked for.
+    (lambda m: m.startswith(("gopher_", "fineweb_")), lambda f: bool(f["score"]["word_metrics"]),
+     "gopher_* and fineweb_* are scored only with filter.score.word_metrics: true (FineWeb-2's Gopher and FineWeb "
+     "rules over Sudachi words), which is false; set it", True),
+)
+
+
+def _filter_problems(f: dict, sources: list[str] | None) -> list[str]:
+    from hagane.filter.presets import resolve  # only where a filter section is checked: it loads numpy
+
+    select = f["select"]
+    try:
+        bounds = resolve(select["preset"], select["thresholds"])
+    except HaganeError as err:  # both kinds of bound on one side
+        return [str(err)]
+    problems = []
+    # cc_net's perplexity buckets are counted from kenlm_ppl even where a config removes the preset's bound.
+    needed = [*bounds, *(["kenlm_ppl"] if select["preset"] == "ccnet" and "kenlm_ppl" not in bounds else [])]
+    by_user = {m for m, b in select["thresholds"].items() if any(v is not None for v in b.values())}
+    for owns, configured, why, by_section in _OPTIONAL_SCORERS:
+        missing = [m for m in needed if owns(m)]
+        if not missing or configured(f) or not (by_section or sources is not None):
+            continue
+        for metric in (m for m in missing if m in by_user):
+            problems.append(f"filter.select.thresholds: the bound on {metric} needs a column no scorer produces: "
+                            f"{why}, or remove the bound")
+        from_preset = [m for m in missing if m not in by_user]
+        if from_preset:
+            columns = from_preset[0] + (f" and {len(from_preset) - 1} more" if len(from_preset) > 1 else "")
+            problems.append(f"filter.select: preset {select['preset']} bounds {columns}, which no scorer produces: "
+                            f"{why}, or choose another preset")
+    for metric, metric_bounds in bounds.items():
+        for low, high in (("min", "max"), ("min_percentile", "max_percentile")):
+            if low in metric_bounds and high in metric_bounds and metric_bounds[low] > metric_bounds[high]:
+                problems.append(f"filter.select.thresholds.{metric}: {low} {metric_bounds[low]} is above {high} "
+                                f"{metric_bounds[high]} (preset {select['preset']} and thresholds together): "
+                                "every document would be dropped")
+    if sources is not None:
+        for key in ("kenlm", "quality"):
+            problems += _not_sources(f"filter.{key}.reference_sources", f[key]["reference_sources"], sources)
+        if f["quality"]["reference_sources"] and set(sources) <= set(f["quality"]["reference_sources"]):
+            problems.append("filter.quality.reference_sources names every collect source: the classifier needs "
+                            "another source's documents as its negatives")
+    return problems
+
+
+# hagane.tokenizer.train's fixed pieces (ids 0-3) and reserved-token names (by name here: that module
+# loads SentencePiece; tests/unit/test_config_cross.py checks that they agree).
+TOKENIZER_FIXED_PIECES = ("<unk>", "<s>", "</s>", "<pad>")
+TOKENIZER_RESERVED = "<|reserved_{}|>"
+
+
+def _tokenizer_problems(t: dict, sources: list[str] | None) -> list[str]:
+    problems = []
+    names = [*t["special_tokens"], *(TOKENIZER_RESERVED.format(i) for i in range(t["reserved_tokens"]))]
+    taken = {*TOKENIZER_FIXED_PIECES, *t["user_defined_symbols"]}
+    clashes = sorted({n for n in names if n in taken or names.count(n) > 1})
+    if clashes:
+        problems.append(f"tokenizer.special_tokens: {clashes} named twice (the fixed tokens are "
+                        f"{list(TOKENIZER_FIXED_PIECES)}, tokenizer.user_defined_symbols {t['user_defined_symbols']}, "
+                        f"reserved ones {TOKENIZER_RESERVED.format('N')})")
+    fixed = len(TOKENIZER_FIXED_PIECES) + 256 * t["byte_fallback"] + len(names) + len(t["user_defined_symbols"])
+    if t["vocab_size"] <= fixed:
+        problems.append(f"tokenizer.vocab_size {t['vocab_size']} leaves no piece to learn: {fixed} are fixed (4 "
+                        f"control pieces, {256 * t['byte_fallback']} byte pieces of tokenizer.byte_fallback, "
+                        f"{len(names)} special and reserved tokens, {len(t['user_defined_symbols'])} user-defined symbols)")
+    ratios = t.get("source_ratios")
+    if ratios is not None:
+        if all(r == 0 for r in ratios.values()):
+            problems.append("tokenizer.source_ratios: every ratio is 0; nothing to train on")
+        if sources is not None:
+            problems += _not_sources("tokenizer.source_ratios", ratios, sources)
+            unlisted = [s for s in sources if s not in ratios]
+            if unlisted:
+                problems.append(f"tokenizer.source_ratios has no ratio for collect source(s) {', '.join(unlisted)}; "
+                                "give each one (0 leaves a source out)")
+    return problems
+
+
+# transformers' spelling of a size, as hagane.convert.export.parse_size reads it.
+_SIZE = re.compile(r"\s*(\d+\.?\d*|\.\d+)\s*([KMG]i?B|B)\s*|\s*\d+\s*", re.IGNORECASE)
+
+
+def _convert_problems(c: dict) -> list[str]:
+    size = c["max_shard_size"]
+    if (isinstance(size, int) and size < 1) or (isinstance(size, str) and not _SIZE.fullmatch(size)):
+        return [f"convert.max_shard_size {size!r} is not a size such as 5GB, 500MB or 2GiB"]
+    return []
 
 
 def source_config(entry: dict, *, origin: str = "source") -> SourceConfig:
@@ -347,7 +521,8 @@ def source_config(entry: dict, *, origin: str = "source") -> SourceConfig:
     return build(SourceConfig, entry, f"source {entry.get('name')!r}")
 
 
-def load_config_file(path: str | os.PathLike) -> dict:
+def read_config_file(path: str | os.PathLike) -> dict:
+    """One config file as it is written (no defaults, not validated); an empty file is {}."""
     path = Path(path)
     try:
         config = _load_yaml(path.read_text(encoding="utf-8"))
@@ -355,7 +530,41 @@ def load_config_file(path: str | os.PathLike) -> dict:
         raise HaganeError(f"cannot read config file {path}: {err.strerror}") from err
     except yaml.YAMLError as err:
         raise HaganeError(f"{path}: not valid YAML: {err}") from err
-    return validate(config if config is not None else {}, origin=str(path))
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise HaganeError(f"{path}: a config file is a mapping of sections (collect:, filter:, …), "
+                          f"not a {type(config).__name__}")
+    return config
+
+
+def merge_config(base: dict, override: dict) -> dict:
+    """`override` merged over `base` exactly as Snakemake merges a --configfile over the Snakefile's
+    configfile (snakemake.utils.update_config): a mapping is merged key by key, recursively; anything else —
+    a list such as collect.sources, a number, a null — replaces what was there. A new dict; neither argument
+    changes."""
+    merged = copy.deepcopy(base) if isinstance(base, collections.abc.Mapping) else {}
+    for key, value in override.items():
+        if isinstance(value, collections.abc.Mapping):
+            merged[key] = merge_config(merged.get(key, {}), value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def effective_config(paths: typing.Sequence[str | os.PathLike], *, base: str | os.PathLike | None = BASE_CONFIG_PATH,
+                     origin: str | None = None) -> dict:
+    """The config the workflow runs with for `snakemake --configfile PATH…`: the files merged in order over
+    `base` (the Snakefile's configfile; None: nothing), then validated with the schema's defaults filled."""
+    config = read_config_file(base) if base is not None else {}
+    for path in paths:
+        config = merge_config(config, read_config_file(path))
+    return validate(config, origin=origin or " + ".join(str(p) for p in paths))
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """A whole config file, as the workflow sees it with `--configfile PATH`."""
+    return effective_config([path])
 
 
 # --------------------------------------------------------------------------------- dataclass building

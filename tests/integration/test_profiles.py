@@ -26,7 +26,7 @@ def dry_run(site: str, workdir: Path) -> dict[str, str]:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run([str(bin_dir / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(workdir), "--configfile", str(REPO / "config" / "config.yaml"),
+                           str(workdir), "--configfile", str(REPO / "config" / "demo.yaml"),
                            "--profile", str(REPO / "workflow" / "profiles" / site), "-n"],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -119,7 +119,7 @@ def test_jobs_run_through_the_fugaku_profile_with_stand_ins_for_pjm(tmp_path):
     shards = ["results/collect/manuals_text/mew-manual-ja--skk-manual-ja/documents.jsonl.zst",
               "results/collect/debian_web/debian-docs/documents.jsonl.zst"]
     proc = subprocess.run([str(venv_bin / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(work), "--configfile", str(REPO / "config" / "config.yaml"),
+                           str(work), "--configfile", str(REPO / "config" / "demo.yaml"),
                            "--profile", str(REPO / "workflow" / "profiles" / "fugaku"),
                            "--default-resources", "nodes=1", "mem_mb=4000", "runtime=60", "pjm_group='hp990000'",
                            "pjm_rscgrp='small'", f"activate='{activate}'", "--latency-wait", "5", *targets],

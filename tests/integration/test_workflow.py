@@ -157,7 +157,7 @@ def test_changing_a_threshold_reselects_without_rescoring(run, tmp_path):
 
 
 def test_a_percentile_bound_adds_one_thresholds_job_over_every_shard_before_selecting(run, tmp_path):
-    # A --configfile is merged into config/config.yaml key by key: the demo's absolute max must be nulled.
+    # The test config is whole (merged over config/config.yaml, which is empty): its absolute max is replaced.
     cfg = changed_config(tmp_path, lambda c: c["filter"]["select"]["thresholds"].update(kenlm_ppl={"max": None, "max_percentile": 90}))
     proc = snakemake(run, "--dry-run", config=cfg)
     jobs = planned_jobs(proc.stdout)

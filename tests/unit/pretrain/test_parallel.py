@@ -119,7 +119,7 @@ def test_continual_pretraining_starts_from_the_hugging_face_weights(toy_corpus, 
     torch.manual_seed(3)
     hf = LlamaForCausalLM(hf_config(args, bos_id=1, eos_id=2, pad_id=0)).eval()
     hf.save_pretrained(tmp_path / "hf")
-    cfg = {**DEBUG, "steps": 2, "init_from": str(tmp_path / "hf")}
+    cfg = {**DEBUG, "steps": 2, "warmup_steps": 1, "init_from": str(tmp_path / "hf")}
     metrics, log = run_train(toy_corpus, tmp_path / "run", ranks=1, cfg=cfg)
     data = SampleStream([toy_corpus / "tokens" / "train"], DEBUG["seq_len"], DEBUG["seed"])
     x, y = data.batch(data.step_samples(0, DEBUG["global_batch_size"]))
