@@ -1,10 +1,28 @@
-# The last step: recompute every hash from the evaluations and the published model back to the raw sources.
+# The last step: recompute every hash from the evaluations and the published model and dataset back to the
+# raw sources. It reads every end product it vouches for (the published model and its GGUF, the dataset, every converted checkpoint and
+# its evaluation, the evaluation summary), so that the report is never older than what it describes: any of
+# them made again makes the audit run again.
 
 
 rule verify_provenance:
     input:
         published="results/publish/model",
         gguf=GGUF,
+        gguf_manifest=(["results/publish/gguf/_manifest.json"] if GGUF else []),
+        dataset=DATASET,
+        dataset_manifest=(["results/publish/corpus/_manifest.json"] if DATASET else []),
+        summary=["results/evaluate/summary.json", "results/evaluate/summary.csv"],
+        evaluations=expand(
+            "results/evaluate/{checkpoint}/{name}",
+            checkpoint=CHECKPOINTS,
+            name=["metrics.json", "generations.jsonl"],
+        ),
+        converted=expand(
+            "results/convert/{checkpoint}/{name}",
+            checkpoint=CHECKPOINTS,
+            name=["model", "card.json"],
+        ),
+        pretrain_metrics="results/pretrain/metrics.jsonl",
         manifests=[
             "results/publish/_manifest.json",
             *expand(
