@@ -24,10 +24,22 @@ GRIDENGINE_PACKAGES := gridengine-master gridengine-exec gridengine-client
 GRIDENGINE_DEBCONF := gridengine-common shared/gridenginemaster string localhost\ngridengine-common shared/gridenginecell string default\ngridengine-common shared/gridengineconfig boolean true
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SNAKEMAKE := $(BIN)/snakemake
+# The clients the published model is tested in besides the venv's transformers 5 (tests/unit/convert/
+# test_clients.py): transformers 4, which much of the ecosystem still pins, and llama.cpp's own
+# Hugging Face → GGUF converter. transformers 4.57 needs tokenizers ≤ 0.23.0 and huggingface_hub < 1; only
+# those three packages are installed apart, everything else (torch, safetensors, numpy) comes from the venv.
+TRANSFORMERS4 := .build/transformers4
+TRANSFORMERS4_VERSION := 4.57.6
+TRANSFORMERS4_PACKAGES := transformers==$(TRANSFORMERS4_VERSION) tokenizers==0.22.2 huggingface_hub==0.36.2
+TRANSFORMERS4_STAMP := $(TRANSFORMERS4)/.stamp-$(TRANSFORMERS4_VERSION)
+# The llama-cpp-python release whose vendored llama.cpp supplies the converter (the same as `make llama-cpp`).
+LLAMA_CPP_PYTHON_VERSION := 0.3.36
+LLAMA_CPP_CONVERTER := .build/llama.cpp
+LLAMA_CPP_CONVERTER_STAMP := $(LLAMA_CPP_CONVERTER)/.stamp-$(LLAMA_CPP_PYTHON_VERSION)
 
 .PHONY: setup demo test lint profiles report clean clean-results llama-cpp
 
-setup: $(VENV)/.stamp-python $(BIN)/lmplz
+setup: $(VENV)/.stamp-python $(BIN)/lmplz $(TRANSFORMERS4_STAMP) $(LLAMA_CPP_CONVERTER_STAMP)
 
 .build/.stamp-apt: Makefile
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -63,6 +75,29 @@ $(BIN)/lmplz: | $(VENV)/.stamp-python .build/.stamp-apt
 	cmake --build .build/kenlm/build --target lmplz build_binary -j $$(nproc) > .build/kenlm/build.log 2>&1
 	install -m 755 .build/kenlm/build/bin/lmplz .build/kenlm/build/bin/build_binary $(BIN)/
 
+# transformers 4 beside the venv's 5, used as `PYTHONPATH=.build/transformers4 .venv/bin/python …`: the folder
+# shadows the venv's transformers, tokenizers and huggingface_hub and nothing else (--no-deps). The stamp
+# names the version, so a new pin reinstalls.
+$(TRANSFORMERS4_STAMP): | $(VENV)/.stamp-python
+	rm -rf $(TRANSFORMERS4)
+	$(BIN)/pip install -q --no-deps --target $(TRANSFORMERS4) $(TRANSFORMERS4_PACKAGES)
+	PYTHONPATH=$(TRANSFORMERS4) $(BIN)/python -c "import transformers, torch; assert transformers.__version__ == '$(TRANSFORMERS4_VERSION)', transformers.__version__"
+	touch $@
+
+# llama.cpp's convert_hf_to_gguf.py with its `conversion` package and the `gguf` package beside it (the PyPI
+# gguf fails inside this converter, DESIGN.md), taken from the llama-cpp-python sdist: nothing is compiled.
+# pip prepares the sdist's metadata, which needs the CMake installed with the Debian packages.
+LLAMA_CPP_SDIST := llama_cpp_python-$(LLAMA_CPP_PYTHON_VERSION)
+$(LLAMA_CPP_CONVERTER_STAMP): | $(VENV)/.stamp-python .build/.stamp-apt
+	rm -rf $(LLAMA_CPP_CONVERTER) .build/llama-cpp-sdist
+	$(BIN)/pip download -q --no-deps --no-binary :all: -d .build/llama-cpp-sdist llama-cpp-python==$(LLAMA_CPP_PYTHON_VERSION)
+	mkdir -p $(LLAMA_CPP_CONVERTER)
+	tar -xzf .build/llama-cpp-sdist/$(LLAMA_CPP_SDIST).tar.gz -C $(LLAMA_CPP_CONVERTER) --strip-components=3 \
+		$(LLAMA_CPP_SDIST)/vendor/llama.cpp/convert_hf_to_gguf.py $(LLAMA_CPP_SDIST)/vendor/llama.cpp/conversion \
+		$(LLAMA_CPP_SDIST)/vendor/llama.cpp/gguf-py $(LLAMA_CPP_SDIST)/vendor/llama.cpp/LICENSE
+	rm -rf .build/llama-cpp-sdist
+	touch $@
+
 # Optional: llama-cpp-python for the GGUF export's check (convert.gguf); it compiles llama.cpp (~8 min on 2 cores).
 llama-cpp: setup
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q llama-cpp-python==0.3.36
@@ -72,17 +107,17 @@ profiles:
 	for p in workflow/profiles/*/; do ln -sfn "$$PWD/$$p" "$(HOME)/.config/snakemake/$$(basename $$p)"; done
 
 demo: setup
-	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local
-	@echo; echo "== corpus funnel (results/report/funnel.json)"; cat results/report/funnel.json; echo "== every checkpoint (results/evaluate/summary.csv)"; cat results/evaluate/summary.csv; echo "== the published model: results/publish/model (model card: README.md there)"; cat results/audit/verify.txt
+	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --configfile config/demo.yaml
+	@echo; echo "== corpus funnel (results/report/funnel.json)"; cat results/report/funnel.json; echo "== every checkpoint (results/evaluate/summary.csv)"; cat results/evaluate/summary.csv; echo "== the published model: results/publish/model (model card: README.md there); the corpus as a dataset: results/publish/corpus/dataset (dataset card: README.md there)"; cat results/audit/verify.txt
 
 report: setup
-	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --report results/report.html
+	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --profile workflow/profiles/local --configfile config/demo.yaml --report results/report.html
 
 test: setup
 	PATH=$$PWD/$(BIN):$$PATH $(BIN)/python -m pytest -q --durations=25 tests
 
 lint: setup
-	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --lint
+	PATH=$$PWD/$(BIN):$$PATH $(SNAKEMAKE) --lint --configfile config/demo.yaml
 	$(BIN)/snakefmt --check Snakefile rules/
 
 clean-results:

@@ -13,7 +13,8 @@ configfile: "config/config.yaml"
 # starts: first with one line per problem naming the key (hagane's check), then Snakemake's validate,
 # which also fills the schema's defaults. Missing source files are caught in rules/common.smk.
 check_config(
-    config, origin="the workflow config (config/config.yaml, --configfile, --config)"
+    config,
+    origin="the workflow config (each --configfile merged over config/config.yaml, then --config)",
 )
 validate(config, "workflow/schemas/config.schema.yaml")
 
@@ -29,6 +30,7 @@ include: "rules/convert.smk"
 include: "rules/evaluate.smk"
 include: "rules/audit.smk"
 include: "rules/report.smk"
+include: "rules/publish.smk"
 
 
 rule all:
@@ -42,3 +44,6 @@ rule all:
         "results/report/tokenizer.png",
         "results/report/evaluation.png",
         GGUF,
+        DATASET,
+        # Missing outputs that existing ones were made from (rules/common.smk): rebuilt, not skipped.
+        stale_outputs,

@@ -1,6 +1,7 @@
 # Paths and input functions only; logic worth a test lives in src/hagane/.
 import json
 import os
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -158,6 +159,8 @@ def source_json(wildcards):
     entry = next(
         s for s in config["collect"]["sources"] if s["name"] == wildcards.source
     )
+    # The licence is metadata for the published cards: an edit to it must not rerun collection.
+    entry = {key: value for key, value in entry.items() if key != "license"}
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -192,3 +195,46 @@ CHECKPOINTS = [f"step_{step:07d}" for step in checkpoint_steps(config["pretrain"
 FINAL = CHECKPOINTS[-1]
 # The GGUF export of the final model, when convert.gguf asks for it.
 GGUF = ["results/publish/gguf/model.gguf"] if config["convert"]["gguf"] else []
+# The final corpus as a dataset directory (rules/publish.smk), unless publish.dataset.enabled is false.
+DATASET = (
+    ["results/publish/corpus/dataset"]
+    if config["publish"]["dataset"]["enabled"]
+    else []
+)
+
+
+# Stale success (src/hagane/audit/stale.py): Snakemake 9 does not rerun a job whose output is missing while
+# every job made from it is up to date — after a failed or killed job, a plain rerun would say "Nothing to be
+# done" over the old model. `rule all` also asks for every such missing output, so that its job and all that
+# depends on it run again; one line per output says why. Worked out once, in the main process, when the DAG
+# is built (a cluster job never builds `all`).
+STALE_CHECK = {}
+
+
+def stale_outputs(wildcards):
+    if "outputs" not in STALE_CHECK:
+        STALE_CHECK["outputs"] = []
+        if not workflow.remote_exec:
+            from hagane.audit.stale import find_stale, workflow_jobs
+
+            targets = [
+                str(f)
+                for f in workflow.get_rule(workflow.default_target).input
+                if not callable(f)
+            ]
+            jobs = workflow_jobs(
+                workflow.rules,
+                {
+                    frozenset({"source", "pack"}): [
+                        {"source": pack.source, "pack": pack.name} for pack in PACKS
+                    ],
+                    frozenset({"checkpoint"}): [{"checkpoint": c} for c in CHECKPOINTS],
+                    frozenset({"group"}): [
+                        {"group": str(g)} for g in range(len(BAND_GROUPS))
+                    ],
+                },
+            )
+            for stale in find_stale(targets, jobs):
+                print(stale.line(), file=sys.stderr)
+                STALE_CHECK["outputs"].append(stale.missing)
+    return STALE_CHECK["outputs"]

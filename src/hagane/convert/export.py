@@ -20,16 +20,17 @@ import torch.distributed.checkpoint as dcp
 
 from hagane.config import ConvertConfig
 from hagane.convert.card import write_model_card
-from hagane.convert.llama import hf_config, hf_name, hf_order
+from hagane.convert.llama import hf_config, hf_name, hf_order, write_hf_config
 from hagane.errors import HaganeError
 from hagane.io import atomic_path, write_json
 from hagane.manifest import now, write_manifest
 from hagane.pretrain.checkpoint import STATE_FILE, load_model_weights, read_state
 from hagane.pretrain.model import ModelArgs, Transformer
 from hagane.tokenize.shards import TokenShard
-from hagane.tokenizer.train import BOS, EOS, PAD
+from hagane.tokenizer.train import BOS, EOS, PAD, SPECIAL_PIECES, UNK
 
 MODEL_DIR = "model"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 CARD_FACTS = "card.json"  # what the model card states, for the published card to add evaluation to
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 
@@ -140,6 +141,39 @@ def check_tokenizer(hf_dir: Path, spm_model: Path, prompts: list[list[int]]) -> 
             raise HaganeError(f"tokenizer in {hf_dir} disagrees with {spm_model} on the gate prompt {text[:40]!r}")
 
 
+def write_tokenizer_config(out: Path, *, context_length: int) -> dict:
+    """Rewrite the copied tokenizer_config.json so that transformers 5 and 4 load the same tokenizer and
+    every reader of the file sees how BOS and EOS are handled and how long a text the model takes.
+
+    - `tokenizer_class`: transformers 5 saves `TokenizersBackend`, a class transformers 4 does not have.
+      `PreTrainedTokenizerFast` is the generic class of both (an alias of TokenizersBackend in 5) and
+      loads tokenizer.json as it is. `LlamaTokenizerFast` would not do: transformers 5 rebuilds it as a
+      byte-fallback BPE with its own pre-tokenizer, which changes the ids of this vocabulary.
+    - `add_bos_token`/`add_eos_token`: training documents are BOS, text, EOS; an encoded text gets BOS and
+      no EOS (the model is to continue it and end it with EOS), Llama's convention. transformers 5 drops
+      both keys on save and, with tokenizer.json present, ignores them on load (tokenizer.json's
+      post-processor adds BOS, so its `add_bos_token` attribute reads False either way); transformers 4's
+      Llama tokenizers, llama.cpp's converter (tokenizer.ggml.add_bos_token) and people reading the file
+      take them from here.
+    - `model_max_length`: the model's context; transformers writes 1e30 ("unknown") otherwise, and
+      truncation or lm-eval's context check would then never apply.
+    - The extra control tokens as `additional_special_tokens`, the list both versions read (transformers
+      5 writes `extra_special_tokens` as a list; transformers 4 takes that key for a dict and fails).
+    """
+    path = out / TOKENIZER_CONFIG
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    extra = saved.get("extra_special_tokens") or saved.get("additional_special_tokens") or []
+    if isinstance(extra, dict):  # named tokens (a multimodal processor's); Hagane's tokenizers have none
+        raise HaganeError(f"{path}: named extra_special_tokens {sorted(extra)} cannot be written for transformers 4")
+    config = {"tokenizer_class": "PreTrainedTokenizerFast",
+              "bos_token": SPECIAL_PIECES[BOS], "eos_token": SPECIAL_PIECES[EOS], "unk_token": SPECIAL_PIECES[UNK],
+              "pad_token": SPECIAL_PIECES[PAD], "add_bos_token": True, "add_eos_token": False,
+              "model_max_length": context_length, "clean_up_tokenization_spaces": False,
+              **({"additional_special_tokens": list(extra)} if extra else {})}
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    return config
+
+
 def write_generation_config(config, out: Path) -> None:
     from transformers import GenerationConfig
 
@@ -169,11 +203,12 @@ def convert_checkpoint(cfg: ConvertConfig, ckpt: Path, tokenizer_dir: Path, spm_
     with atomic_path(out_dir / MODEL_DIR) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         config = hf_config(args, bos_id=BOS, eos_id=EOS, pad_id=PAD)
-        config.save_pretrained(str(tmp))
+        write_hf_config(config, tmp)
         write_generation_config(config, tmp)
         weights = write_weights(ckpt, args, tmp, parse_size(cfg.max_shard_size))
         for f in sorted(tokenizer_dir.iterdir()):
             shutil.copyfile(f, tmp / f.name)
+        write_tokenizer_config(tmp, context_length=args.max_seq_len)
         # The gate reads back what was written, exactly as a user would load it: offline, fp32.
         reloaded = AutoModelForCausalLM.from_pretrained(str(tmp), dtype=torch.float32, local_files_only=True).eval()
         got = prompt_logits(reloaded, prompts, native=False)

@@ -74,7 +74,24 @@ def hf_config(args: ModelArgs, *, bos_id: int, eos_id: int, pad_id: int):
         head_dim=args.head_dim, max_position_embeddings=args.max_seq_len, rms_norm_eps=args.norm_eps,
         rope_theta=args.rope_theta, tie_word_embeddings=args.tie_embeddings, hidden_act="silu",
         attention_bias=False, mlp_bias=False, bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id,
-        torch_dtype="float32")
+        # llama.cpp's convert_hf_to_gguf.py (and vLLM, TGI) pick the model class from `architectures`, not
+        # `model_type`: without it the converter stops with "Failed to detect model architecture".
+        architectures=["LlamaForCausalLM"], torch_dtype="float32")
+
+
+def write_hf_config(config, out: Path) -> None:
+    """config.json that transformers 5 and 4 read alike. transformers 5 writes the rotary base only inside
+    `rope_parameters`; transformers 4 reads only a top-level `rope_theta` and, finding none, silently
+    uses 10000: the base is written in both places so that no reader falls back to a default."""
+    import json
+
+    config.save_pretrained(str(out))
+    path = Path(out) / "config.json"
+    data = json.loads(path.read_text())
+    rope = data.get("rope_parameters") or {}
+    if "rope_theta" in rope:
+        data["rope_theta"] = rope["rope_theta"]
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def args_from_hf_config(config) -> ModelArgs:
