@@ -22,6 +22,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/collect.smk"
 include: "rules/filter.smk"
+include: "rules/clean.smk"
 include: "rules/dedup.smk"
 include: "rules/tokenizer.smk"
 include: "rules/tokenize.smk"

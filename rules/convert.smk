@@ -1,5 +1,7 @@
 # Every kept checkpoint → a Hugging Face directory behind the logits gate; the final one is published
-# with a model card that includes its evaluation.
+# with a model card that includes its evaluation, its licence and the training data's licences.
+
+from hagane.convert.card import conversion_json, licence_files
 
 
 rule convert_to_hf:
@@ -26,7 +28,8 @@ rule convert_to_hf:
         mem_mb=8000,
         runtime=60,
     params:
-        cfg=section("convert"),
+        # Without the licence keys (the published card's): a licence edit reruns no conversion.
+        cfg=lambda wildcards: conversion_json(config["convert"]),
         checkpoint="results/pretrain/checkpoints/{checkpoint}",
         valid=shard_list("valid", "results/tokenize/{shard}/valid"),
         tokenize_manifests=shard_list(
@@ -42,6 +45,11 @@ rule publish_model:
         model=f"results/convert/{FINAL}/model",
         card=f"results/convert/{FINAL}/card.json",
         evaluation=f"results/evaluate/{FINAL}/metrics.json",
+        # Read beside the two above: the hash chain starts at the conversion's manifest, and the card states
+        # the settings the evaluation ran with.
+        convert_manifest=f"results/convert/{FINAL}/_manifest.json",
+        evaluation_manifest=f"results/evaluate/{FINAL}/_manifest.json",
+        licences=lambda wildcards: licence_files(config),
     output:
         model=directory("results/publish/model"),
         manifest="results/publish/_manifest.json",
@@ -55,9 +63,12 @@ rule publish_model:
         mem_mb=1000,
         runtime=10,
     params:
+        # The model's licence (convert.license…) and the sources' licences: a licence edit reruns this alone.
+        cfg=section("convert"),
+        sources=section("collect"),
         out_dir=out_dir,
     shell:
-        "hagane convert publish --model {input.model:q} --card {input.card:q} --evaluation {input.evaluation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane convert publish --convert-json {params.cfg:q} --collect-json {params.sources:q} --model {input.model:q} --card {input.card:q} --evaluation {input.evaluation:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule export_gguf:
@@ -77,7 +88,7 @@ rule export_gguf:
         mem_mb=8000,
         runtime=60,
     params:
-        cfg=section("convert"),
+        cfg=lambda wildcards: conversion_json(config["convert"]),
         valid=shard_list("valid", "results/tokenize/{shard}/valid"),
         out_dir=out_dir,
     shell:

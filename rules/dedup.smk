@@ -8,7 +8,8 @@ NEAR_RESOURCES = pack_resources("near", upstream="kept")
 
 rule dedup_exact:
     input:
-        kept=per_pack("results/filter/select"),
+        # PII redaction's output (rules/clean.smk), which holds selection's kept documents.
+        redacted=per_pack("results/redact"),
     output:
         # Each shard's survivors go to results/dedup/exact/{source}/{shard}/documents.jsonl.zst, listed in
         # the manifest: one declared output per shard would make Snakemake's records grow as shards².
@@ -28,7 +29,7 @@ rule dedup_exact:
         cfg=section("dedup", "exact"),
         shards=shard_list(
             "exact-shards",
-            "{shard}=results/filter/select/{shard}/kept.jsonl.zst:results/dedup/exact/{shard}/documents.jsonl.zst",
+            "{shard}=results/redact/{shard}/documents.jsonl.zst:results/dedup/exact/{shard}/documents.jsonl.zst",
         ),
         out_dir=out_dir,
     shell:
@@ -40,6 +41,12 @@ rule minhash_signatures:
         plan=pack_plan,
         kept="results/filter/select/{source}/_packs/{pack}.json",
         exact="results/dedup/exact/_manifest.json",
+        # With line dedup on, MinHash reads its output (rules/clean.smk: NEAR_DOCUMENTS_ROOT).
+        lines=(
+            "results/dedup/lines/remove/{source}/_packs/{pack}.json"
+            if LINE_DEDUP
+            else []
+        ),
     output:
         pack="results/dedup/minhash/signatures/{source}/_packs/{pack}.json",
     log:
@@ -54,8 +61,9 @@ rule minhash_signatures:
         runtime=SIGNATURES_RESOURCES[1],
     params:
         cfg=section("dedup", "near"),
+        documents=lambda wildcards: NEAR_DOCUMENTS_ROOT,
     shell:
-        "hagane dedup signatures --dedup-json {params.cfg:q} --pack {input.plan:q} --documents-root results/dedup/exact --workers {threads} --record {output.pack:q} > {log:q} 2>&1"
+        "hagane dedup signatures --dedup-json {params.cfg:q} --pack {input.plan:q} --documents-root {params.documents:q} --workers {threads} --record {output.pack:q} > {log:q} 2>&1"
 
 
 rule minhash_buckets:
@@ -120,6 +128,11 @@ rule dedup_near:
         plan=pack_plan,
         kept="results/filter/select/{source}/_packs/{pack}.json",
         exact="results/dedup/exact/_manifest.json",
+        lines=(
+            "results/dedup/lines/remove/{source}/_packs/{pack}.json"
+            if LINE_DEDUP
+            else []
+        ),
         clusters=near_clusters,
     output:
         pack="results/dedup/{source}/_packs/{pack}.json",
@@ -135,8 +148,9 @@ rule dedup_near:
         runtime=NEAR_RESOURCES[1],
     params:
         cfg=section("dedup", "near"),
+        documents=lambda wildcards: NEAR_DOCUMENTS_ROOT,
         clusters=lambda wildcards, input: (
             f"--clusters {input.clusters[0]}" if input.clusters else ""
         ),
     shell:
-        "hagane dedup near --dedup-json {params.cfg:q} --pack {input.plan:q} --documents-root results/dedup/exact {params.clusters} --workers {threads} --record {output.pack:q} > {log:q} 2>&1"
+        "hagane dedup near --dedup-json {params.cfg:q} --pack {input.plan:q} --documents-root {params.documents:q} {params.clusters} --workers {threads} --record {output.pack:q} > {log:q} 2>&1"

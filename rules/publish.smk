@@ -31,6 +31,8 @@ rule publish_dataset:
         collect=per_pack("results/collect"),
         select=per_pack("results/filter/select"),
         dedup="results/dedup/exact/counts.json",
+        # PII redaction's and (when on) line dedup's counts: rules/clean.smk.
+        clean=CLEAN_FUNNEL_INPUTS,
     output:
         dataset=directory("results/publish/corpus/dataset"),
         manifest="results/publish/corpus/_manifest.json",
@@ -47,7 +49,11 @@ rule publish_dataset:
         cfg=section("publish"),
         sources=section("collect"),
         settings=lambda wildcards: json.dumps(
-            {"filter": config["filter"], "dedup": config["dedup"]},
+            {
+                key: config[key]
+                for key in ("filter", "pii", "dedup", "line_dedup")
+                if key in config
+            },
             sort_keys=True,
             ensure_ascii=False,
         ),
@@ -56,6 +62,7 @@ rule publish_dataset:
         ),
         select=shard_list("select-counts", "results/filter/select/{shard}/counts.json"),
         near=shard_list("near-counts", "results/dedup/{shard}/counts.json"),
+        clean=CLEAN_FUNNEL_OPTIONS,
         out_dir=out_dir,
     shell:
-        "hagane publish dataset --packs {input.packs:q} --parts-root results/publish/corpus/parts --collect-manifests @{params.collect:q} --select-counts @{params.select:q} --dedup-counts {input.dedup:q} --near-counts @{params.near:q} --publish-json {params.cfg:q} --collect-json {params.sources:q} --settings-json {params.settings:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "hagane publish dataset --packs {input.packs:q} --parts-root results/publish/corpus/parts --collect-manifests @{params.collect:q} --select-counts @{params.select:q} --dedup-counts {input.dedup:q} --near-counts @{params.near:q} {params.clean} --publish-json {params.cfg:q} --collect-json {params.sources:q} --settings-json {params.settings:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -7,6 +7,8 @@ rule plot_funnel:
         collect=per_pack("results/collect"),
         select=per_pack("results/filter/select"),
         dedup="results/dedup/exact/counts.json",
+        # PII redaction's and (when on) line dedup's counts: rules/clean.smk.
+        clean=CLEAN_FUNNEL_INPUTS,
         near=per_pack("results/dedup"),
     output:
         plot=report(
@@ -30,8 +32,9 @@ rule plot_funnel:
         ),
         select=shard_list("select-counts", "results/filter/select/{shard}/counts.json"),
         near=shard_list("near-counts", "results/dedup/{shard}/counts.json"),
+        clean=CLEAN_FUNNEL_OPTIONS,
     shell:
-        "hagane report funnel --collect-manifests @{params.collect:q} --select-counts @{params.select:q} --dedup-counts {input.dedup:q} --near-counts @{params.near:q} --out {output.plot:q} > {log:q} 2>&1"
+        "hagane report funnel --collect-manifests @{params.collect:q} --select-counts @{params.select:q} --dedup-counts {input.dedup:q} --near-counts @{params.near:q} {params.clean} --out {output.plot:q} > {log:q} 2>&1"
 
 
 rule plot_tokenizer:

@@ -35,6 +35,9 @@ def _add_funnel_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--select-counts", type=Path, nargs="+", required=True, help="each shard's select counts.json")
     parser.add_argument("--dedup-counts", type=Path, required=True, help="exact dedup's counts.json")
     parser.add_argument("--near-counts", type=Path, nargs="+", required=True, help="each shard's near dedup counts.json")
+    parser.add_argument("--redact-counts", type=Path, nargs="+", help="each shard's PII redaction counts.json")
+    parser.add_argument("--line-dedup-counts", type=Path, nargs="+",
+                        help="each shard's line dedup counts.json (when line dedup ran)")
 
 
 def _load_json(raw: str, option: str):
@@ -288,6 +291,48 @@ def cmd_dedup_near(args) -> None:
     apply_clusters(cfg.near, args.shard, args.documents, args.clusters, args.out_dir)
 
 
+def cmd_dedup_line_hashes(args) -> None:
+    from hagane.dedup.lines import hash_shard
+
+    (cfg,) = _sections(args)
+    if _in_pack_mode(args, ("documents", "out_dir"), ("documents_root",)):
+        _run_pack("line_hashes", args, hash_shard, lambda source, shard, out_dir: (
+            cfg, _upstream(args.documents_root, source, shard, DOCUMENTS), out_dir))
+        return
+    hash_shard(cfg, args.documents, args.out_dir)
+
+
+def cmd_dedup_line_counts(args) -> None:
+    from hagane.dedup.lines import count_partition
+
+    (cfg,) = _sections(args)
+    count_partition(cfg, list(args.hashes), args.partition, args.out_dir)
+
+
+def cmd_dedup_lines(args) -> None:
+    from hagane.dedup.lines import remove_shard
+
+    (cfg,) = _sections(args)
+    common = list(args.common)
+    if _in_pack_mode(args, ("documents", "out_dir"), ("documents_root",)):
+        _run_pack("lines", args, remove_shard, lambda source, shard, out_dir: (
+            cfg, _upstream(args.documents_root, source, shard, DOCUMENTS), common, out_dir))
+        return
+    remove_shard(cfg, args.documents, common, args.out_dir)
+
+
+def cmd_pii_redact(args) -> None:
+    from hagane.redact import redact_shard
+
+    (cfg,) = _sections(args)
+    if _in_pack_mode(args, ("documents", "out_dir"), ("documents_root",)):
+        # Selection's output is named kept.jsonl.zst (beside dropped.jsonl.zst), not documents.jsonl.zst.
+        _run_pack("redact", args, redact_shard, lambda source, shard, out_dir: (
+            cfg, _upstream(args.documents_root, source, shard, args.documents_name), out_dir))
+        return
+    redact_shard(cfg, args.documents, args.out_dir)
+
+
 def cmd_tokenizer_train(args) -> None:
     from hagane.tokenizer.build import build_tokenizer
 
@@ -396,7 +441,8 @@ def cmd_convert_hf(args) -> None:
 def cmd_convert_publish(args) -> None:
     from hagane.convert.export import publish_model
 
-    publish_model(args.model, args.card, args.evaluation, args.out_dir)
+    convert, collect = _sections(args)  # the model's licence, and the sources with theirs
+    publish_model(args.model, args.card, args.evaluation, args.out_dir, convert, collect.sources)
 
 
 def cmd_convert_gguf(args) -> None:
@@ -459,7 +505,8 @@ def cmd_report_funnel(args) -> None:
     from hagane.io import write_json
     from hagane.report.plots import funnel_counts, plot_funnel
 
-    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts, args.near_counts)
+    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts, args.near_counts,
+                           args.redact_counts, args.line_dedup_counts)
     write_json(args.out.with_suffix(".json"), funnel)
     plot_funnel(funnel, args.out)
     print(json.dumps(funnel, ensure_ascii=False))
@@ -495,8 +542,10 @@ def cmd_publish_dataset(args) -> None:
     packs = read_pack_list(args.packs)
     parts = {pack_id: args.parts_root / pack_id for pack_id in packs}
     shards = {pack_id: [f"{pack_id.split('/')[0]}/{shard}" for shard in members] for pack_id, members in packs.items()}
-    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts, args.near_counts)
-    funnel["inputs"] = [*args.collect_manifests, *args.select_counts, args.dedup_counts, *args.near_counts]
+    funnel = funnel_counts(args.collect_manifests, args.select_counts, args.dedup_counts, args.near_counts,
+                           args.redact_counts, args.line_dedup_counts)
+    funnel["inputs"] = [*args.collect_manifests, *args.select_counts, args.dedup_counts, *args.near_counts,
+                        *(args.redact_counts or []), *(args.line_dedup_counts or [])]
     publish_dataset(parts, shards, funnel, _load_json(args.settings_json, "--settings-json"), sources,
                     cfg["name"], args.out_dir, url=cfg.get("url"), version=cfg.get("version"))
 
@@ -651,6 +700,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path)
     _add_pack(p, ("--documents-root", "exact dedup's folder (results/dedup/exact)"))
 
+    p = verb(s, "line-hashes", cmd_dedup_line_hashes, "line dedup, pass 1: one shard's line hashes, once per document")
+    _add_sections(p, "line_dedup")
+    p.add_argument("--documents", type=Path)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "exact dedup's folder (results/dedup/exact)"))
+    p = verb(s, "line-counts", cmd_dedup_line_counts, "line dedup, pass 2: one hash partition's common lines over all shards")
+    _add_sections(p, "line_dedup")
+    p.add_argument("--hashes", type=Path, nargs="+", required=True, help="every shard's line_hashes.npy")
+    p.add_argument("--partition", type=int, required=True, help="which of line_dedup.partitions, from 0")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = verb(s, "lines", cmd_dedup_lines, "line dedup, pass 3: remove the common lines from one shard's documents")
+    _add_sections(p, "line_dedup")
+    p.add_argument("--documents", type=Path)
+    p.add_argument("--common", type=Path, nargs="+", required=True, help="every partition's common.npy")
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "exact dedup's folder (results/dedup/exact)"))
+
+    s = stage("pii", "personal information replaced by typed placeholders")
+    p = verb(s, "redact", cmd_pii_redact, "one shard's documents redacted, with counts per kind (pii.parquet)")
+    _add_sections(p, "pii")
+    p.add_argument("--documents", type=Path)
+    p.add_argument("--out-dir", type=Path)
+    _add_pack(p, ("--documents-root", "the select stage's folder (results/filter/select)"))
+    p.add_argument("--documents-name", default="kept.jsonl.zst",
+                   help="pack mode: the file name of a shard's documents under --documents-root (default: "
+                   "selection's kept.jsonl.zst)")
+
     s = stage("tokenizer", "train and export the tokenizer")
     p = verb(s, "train", cmd_tokenizer_train, "SentencePiece + verified Hugging Face directory")
     _add_sections(p, "tokenizer", "split")
@@ -699,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer-manifest", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
     p = verb(s, "publish", cmd_convert_publish, "the final model with a model card that includes its evaluation")
+    _add_sections(p, "convert", "collect")
     p.add_argument("--model", type=Path, required=True, help="a converted model directory")
     p.add_argument("--card", type=Path, required=True, help="the card.json written beside it")
     p.add_argument("--evaluation", type=Path, required=True, help="its evaluation's metrics.json")

@@ -56,6 +56,9 @@ class SourceConfig:
     revision: str | None = None
     # Unicode normal form of every text: NFKC keeps voiced marks composed (が stays が); NFC; none.
     normalization: str = "NFKC"
+    # An input file that is empty, cannot be opened, or is damaged past finding its next record: quarantined
+    # (the job goes on, the funnel names the file) or the job fails naming it.
+    on_file_error: str = "quarantine"
     # {id, link, files, attribution}: metadata for the published cards, never part of what collect is handed
     # (rules/common.smk leaves it out), so a licence edit reruns no data stage.
     license: dict | None = None
@@ -132,6 +135,30 @@ class NearDedupConfig:
 class DedupConfig:
     exact: ExactDedupConfig
     near: NearDedupConfig = NearDedupConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class PiiConfig:
+    """`pii`: personal information replaced by typed placeholders (hagane.pii) between selection and dedup."""
+
+    enabled: bool = True
+    kinds: tuple[str, ...] = ("email", "phone", "postal_code", "my_number", "card", "ipv4", "ipv6")
+
+    def __post_init__(self):
+        from hagane.pii import check_kinds  # the library's own check names an unknown kind and lists them all
+
+        check_kinds(self.kinds)
+
+
+@dataclasses.dataclass(frozen=True)
+class LineDedupConfig:
+    """`line_dedup`: lines found in at least `min_documents` documents of the corpus removed (hagane.dedup.lines)."""
+
+    enabled: bool = False
+    min_documents: int = 5
+    min_line_chars: int = 5
+    min_document_chars: int = 200
+    partitions: int = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +254,11 @@ class ConvertConfig:
     model_name: str = "hagane-model"
     license: str | None = None
     gguf: bool = False
+    # The licence beside `license` (hagane.convert.card.model_licence): metadata of the published card only,
+    # kept out of the conversion's params so that editing it reruns no conversion.
+    license_name: str | None = None
+    license_link: str | None = None
+    license_file: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,7 +291,7 @@ class EvaluateConfig:
 STAGE_CONFIGS: dict[str, type] = {
     "collect": CollectConfig, "filter": FilterConfig, "dedup": DedupConfig, "split": SplitConfig,
     "tokenizer": TokenizerConfig, "tokenize": TokenizeConfig, "pretrain": PretrainConfig,
-    "convert": ConvertConfig, "evaluate": EvaluateConfig,
+    "convert": ConvertConfig, "evaluate": EvaluateConfig, "pii": PiiConfig, "line_dedup": LineDedupConfig,
 }
 
 

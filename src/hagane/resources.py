@@ -54,6 +54,16 @@ STAGES = {
     # Arrow). Measured on a 9.8 MB shard (random kana, poorly compressible): 9.7 MB/s; real text
     # compresses ~3×, so the rate per compressed MB is taken at 4.
     "dataset": StageModel(base_mb=250, mem_per_mb=6.0, mb_per_s=4.0, start_s=30),
+    # PII redaction and line dedup (rules/clean.smk), fitted like the others between a 0.26 MB and a 3.1 MB
+    # zstd shard of the Debian benchmark corpus (1,000 and 12,705 documents; benchmarks/line_dedup.py's
+    # corpus, CPU seconds and peak RSS of `hagane pii redact` / `dedup line-hashes|line-counts|lines`). Redaction
+    # and removal hold the shard's per-document counts and Parquet table (pyarrow is most of the base); the
+    # hash pass holds the shard's distinct line hashes; a partition job's input is its share of every shard's
+    # hash file (1/partitions of their bytes), held ~3× while merging.
+    "redact": StageModel(base_mb=130, mem_per_mb=6.0, mb_per_s=1.5, start_s=30),
+    "line_hashes": StageModel(base_mb=80, mem_per_mb=2.5, mb_per_s=3.0, start_s=30),
+    "line_counts": StageModel(base_mb=80, mem_per_mb=4.0, mb_per_s=10.0, start_s=30),
+    "lines": StageModel(base_mb=130, mem_per_mb=7.0, mb_per_s=1.5, start_s=30),
 }
 
 

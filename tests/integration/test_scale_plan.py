@@ -12,8 +12,8 @@ from scaleplan import build_workdir, dry_run
 pytestmark = pytest.mark.slow
 N_SHARDS = 2000
 DEMO_PACKS = 2  # the demo's two sources, one pack each
-PACK_RULES = ("collect_documents", "score_documents", "select_documents", "minhash_signatures", "dedup_near",
-              "tokenize_documents")
+PACK_RULES = ("collect_documents", "score_documents", "select_documents", "redact_documents", "minhash_signatures",
+              "dedup_near", "tokenize_documents")
 AGGREGATES = ("train_kenlm", "train_quality", "dedup_exact", "minhash_clusters", "train_tokenizer", "pretrain_model")
 SITES = {  # profile: (shards_per_job, threads of a data-stage job)
     "local": (64, 1),

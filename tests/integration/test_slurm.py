@@ -23,10 +23,11 @@ from test_workflow import CONFIG, REPO
 
 pytestmark = pytest.mark.slow
 
-RULES = ["collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents", "dedup_exact",
-         "dedup_near", "train_tokenizer", "tokenize_documents", "pretrain_model", "convert_to_hf", "build_continuation_task",
-         "evaluate_checkpoint", "summarize_evaluation", "publish_model", "verify_provenance", "plot_funnel",
-         "plot_tokenizer", "plot_training", "plot_evaluation"]
+RULES = ["collect_documents", "train_kenlm", "train_quality", "score_documents", "select_documents",
+         "redact_documents", "dedup_exact", "dedup_near", "dataset_part", "publish_dataset", "train_tokenizer",
+         "tokenize_documents", "pretrain_model", "convert_to_hf", "build_continuation_task", "evaluate_checkpoint",
+         "summarize_evaluation", "publish_model", "verify_provenance", "plot_funnel", "plot_tokenizer",
+         "plot_training", "plot_evaluation"]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def test_the_workflow_runs_as_slurm_jobs_and_pretraining_survives_scancel(slurm,
            "--default-resources", f"slurm_partition={slurm}", "mem_mb=1000", "runtime=60",
            # The profile's data jobs ask for 16 CPUs each (a pool of 16 workers); this node has 2.
            "--set-threads", *(f"{rule}=1" for rule in ("collect_documents", "score_documents", "select_documents",
-                                                        "minhash_signatures", "dedup_near", "tokenize_documents"))]
+                                                        "redact_documents", "minhash_signatures", "dedup_near",
+                                                        "tokenize_documents"))]
     cancelled: list[str] = []
     stop = threading.Event()
     watcher = threading.Thread(target=cancel_pretrain_after_first_checkpoint, args=(workdir, cancelled, stop))

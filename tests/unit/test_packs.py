@@ -121,6 +121,7 @@ def test_a_pack_redoes_only_what_is_not_done_and_names_a_failed_shard(corpus):
     Path("raw/f5.txt").write_text(ja_document(5) + "\n", encoding="utf-8")
     shards = source_shards({"collect": {"sources": [{**corpus, "paths": ["raw/*.txt"]}]}})
     write_plan(shards, plan_packs(shards, 3), Path("results/plan"))
+    corpus = {**corpus, "on_file_error": "fail"}  # a bad file fails its shard (the default quarantines it)
     proc, record = collect_pack(corpus, "pack-00001", 2)
     assert proc.returncode == 2
     assert "1 of 3 shard(s) failed" in proc.stderr and "f4: raw/f4.txt: empty file (0 bytes)" in proc.stderr

@@ -17,7 +17,7 @@ from hagane.collect.text import read_text
 from hagane.collect.warc import read_warc
 from hagane.collect.wikipedia import read_wikipedia
 from hagane.config import SourceConfig
-from hagane.errors import HaganeError
+from hagane.errors import FileFault, HaganeError
 from hagane.io import jsonl_zst_writer, sha256_file
 from hagane.manifest import now, write_manifest
 
@@ -59,17 +59,28 @@ def collect_files(source: SourceConfig, files: dict[Path, Path], out_dir: Path,
     for path, root in files.items():
         if not path.is_file():
             raise HaganeError(f"source {source.name!r}: input file {path} does not exist")
-        if path.stat().st_size == 0:
-            # An empty input is almost always a failed download or copy, never a corpus: say so.
-            raise HaganeError(f"{path}: empty file (0 bytes) in source {source.name!r}; fetch it again or remove "
-                              "it from the source's paths")
         rel_path = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
         size = byte_range[1] - byte_range[0] if byte_range else path.stat().st_size
         read = FileRead(rel_path, size)
-        parts.append((str(path), rel_path, sha256_file(path), _reader(source, path, read, byte_range), read))
+        try:
+            if path.stat().st_size == 0:
+                # An empty input is almost always a failed download or copy, never a corpus: say so.
+                raise FileFault(f"{path}: empty file (0 bytes) in source {source.name!r}; fetch it again or "
+                                  "remove it from the source's paths")
+            file_sha, items = sha256_file(path), _reader(source, path, read, byte_range)
+        except (FileFault, OSError) as err:
+            # Met where a fault in the middle of the file is met: in _collect, by on_file_error.
+            file_sha, items = None, _failing(err)
+        parts.append((str(path), rel_path, file_sha, items, read))
     roots = sorted({str(root) for root in files.values()})
     extra = {"roots": roots, **({"byte_range": list(byte_range)} if byte_range else {})}
     return _collect(source, parts, list(files), out_dir, extra)
+
+
+def _failing(err: Exception):
+    """A reader that fails at its first record: a file that cannot be opened or is empty."""
+    raise err
+    yield  # a generator, like every reader
 
 
 def collect_shard(source: SourceConfig, files: dict[Path, Path], out_dir: Path,
@@ -98,16 +109,33 @@ def _collect(source: SourceConfig, parts: list[tuple], inputs: list[Path], out_d
 
     def documents(skip, quarantine):
         for label, rel_path, file_sha, items, read in parts:
-            yield from part_documents(label, rel_path, file_sha, items, skip, quarantine)
+            yield from part_documents(label, rel_path, file_sha, items, read, skip, quarantine)
             if read is not None:
                 acc.files.append(read.as_dict())
 
-    def part_documents(label: str, rel_path: str, file_sha: str | None, items, skip, quarantine):
+    def part_documents(label: str, rel_path: str, file_sha: str | None, items, read, skip, quarantine):
         def aside(write, counter, reason: str, locator: str, detail: str = "") -> None:
             write({"source": source.name, "path": rel_path, "locator": locator, "reason": reason, "detail": detail})
             counter[reason] += 1
 
-        for item in tqdm(items, desc=f"collect {source.name}/{rel_path}", unit="rec", mininterval=5):
+        records = iter(tqdm(items, desc=f"collect {source.name}/{rel_path}", unit="rec", mininterval=5))
+        while True:
+            try:
+                item = next(records)
+            except StopIteration:
+                return
+            except (FileFault, OSError) as err:
+                # The file itself is at fault (empty, unreadable, damaged where the next record cannot be
+                # found): the records read before it stay; the rest of the file is one quarantined record.
+                if source.on_file_error == "fail" or read is None:  # a whole dataset is not one file of many
+                    raise
+                reason = "empty_file" if read is not None and read.size == 0 else "unreadable_file"
+                if read is not None:
+                    read.error = str(err)
+                acc.records_seen += 1
+                aside(quarantine, acc.quarantined, reason, "file", str(err))
+                print(f"WARNING collect {source.name}: {label} quarantined ({reason}): {err}")
+                return
             acc.records_seen += 1
             if isinstance(item, Rejected):
                 if item.kind == "quarantined":

@@ -11,7 +11,7 @@ from pathlib import Path
 from hagane.collect.readers import FileRead, RawDocument, Rejected
 from hagane.collect.structured import RecordFields
 from hagane.config import SourceConfig
-from hagane.errors import HaganeError
+from hagane.errors import FileFault, HaganeError
 
 # Builders that read data files named by `paths`: one job per file.
 FILE_BUILDERS = ("json", "parquet", "csv", "text", "arrow")
@@ -68,7 +68,7 @@ def read_hf_dataset(source: SourceConfig, data_file: Path | None, max_bytes: int
             raise
         except Exception as err:
             where = data_file or source.dataset
-            raise HaganeError(f"{where}: unreadable after row {row} of source {source.name!r} "
+            raise FileFault(f"{where}: unreadable after row {row} of source {source.name!r} "
                               f"({type(err).__name__}: {err}); fetch the file again, or remove it from the "
                               "source's paths") from err
         if record is None:

@@ -39,8 +39,12 @@ Quarantined:
     damaged_record         compressed bytes that do not decompress, at a byte offset; reading goes on at
                            the next gzip member (warc, wet)
 
-Damage that leaves no way to find the next record (a one-stream .gz, .bz2, .xz or .zst text or JSON Lines
-file, an uncompressed WARC, an XML dump) is not a record's fault: the job fails naming the file and place.
+Files (`on_file_error` of the source; the record is the rest of the file, locator `file`):
+    empty_file             an input of 0 bytes: a failed download or copy
+    unreadable_file        a file that cannot be opened, or damage that leaves no way to find the next record
+                           (a one-stream .gz, .bz2, .xz or .zst text or JSON Lines file, an uncompressed WARC,
+                           an XML dump); the records read before the damage stay
+With `on_file_error: fail` these fail the job instead, naming the file and place.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ SKIP_REASONS = frozenset({
 QUARANTINE_REASONS = frozenset({
     "invalid_utf8", "undecodable_html", "malformed_record", "not_an_object", "missing_text_field",
     "missing_id_field", "duplicate_record_id", "record_too_long", "truncated_record", "damaged_record",
+    "empty_file", "unreadable_file",
 })
 WARC_RECORD_TYPES = ("warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion",
                      "continuation")
@@ -97,8 +102,10 @@ class FileRead:
     bytes_read: int = 0  # compressed bytes read through, damaged ones included
     bytes_damaged: int = 0  # compressed bytes skipped as damaged_record
     cut: bool = False  # the file ends inside a record or a compressed stream
+    error: str | None = None  # why reading stopped, for a file quarantined whole or in part (on_file_error)
 
     def as_dict(self) -> dict:
-        complete = self.bytes_read == self.size and not self.bytes_damaged and not self.cut
+        complete = self.bytes_read == self.size and not self.bytes_damaged and not self.cut and not self.error
         return {"path": self.path, "bytes": self.size, "bytes_read": self.bytes_read,
-                "bytes_damaged": self.bytes_damaged, "cut": self.cut, "complete": complete}
+                "bytes_damaged": self.bytes_damaged, "cut": self.cut, "complete": complete,
+                **({"error": self.error} if self.error else {})}

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from hagane.collect.readers import FileRead, RawDocument, Rejected
 from hagane.collect.text import (DECOMPRESSION_ERRORS, bounded_lines, compressed_input, cut_record, damaged_stream,
                                  too_long)
-from hagane.errors import HaganeError
+from hagane.errors import FileFault, HaganeError
 
 
 class RecordFields:
@@ -85,7 +85,7 @@ def read_parquet(path: Path, text_field: str, id_field: str | None, max_bytes: i
     try:
         parquet = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a file that is not Parquet
-        raise HaganeError(f"{path}: not a readable Parquet file ({err})") from err
+        raise FileFault(f"{path}: not a readable Parquet file ({err})") from err
     columns = [c for c in (text_field, id_field) if c]
     missing = [c for c in columns if c not in parquet.schema_arrow.names]
     if missing:
@@ -98,7 +98,7 @@ def read_parquet(path: Path, text_field: str, id_field: str | None, max_bytes: i
         try:
             batch = next(batches, None)
         except Exception as err:  # pyarrow raises OSError, ArrowInvalid … for a damaged page or column chunk
-            raise HaganeError(f"{path}: unreadable data after row {row} ({type(err).__name__}: {err}); the file "
+            raise FileFault(f"{path}: unreadable data after row {row} ({type(err).__name__}: {err}); the file "
                               "is damaged — fetch it again, or remove it from the source's paths") from err
         if batch is None:
             break

@@ -15,7 +15,7 @@ from pathlib import Path
 import zstandard
 
 from hagane.collect.readers import FileRead, RawDocument, Rejected
-from hagane.errors import HaganeError
+from hagane.errors import FileFault
 
 # What a decompressor raises on damaged input, whichever the format: zlib.error (gzip data), BadGzipFile
 # (an OSError: bad header or CRC), OSError (bz2's "Invalid data stream"), LZMAError, ZstdError, and
@@ -114,7 +114,7 @@ def compressed_input(path: Path, read: FileRead):
 def damaged_stream(path: Path, raw, where: str, err: BaseException) -> HaganeError:
     """A compressed text or JSON Lines stream broken before its end: one stream carries no marks to find
     the records after the damage, so the file cannot be read on."""
-    return HaganeError(f"{path}: compressed data damaged near byte offset {raw.tell()} of the file ({where}): "
+    return FileFault(f"{path}: compressed data damaged near byte offset {raw.tell()} of the file ({where}): "
                        f"{type(err).__name__}: {err}; the records after it cannot be read — fetch the file "
                        "again, or remove it from the source's paths")
 

@@ -15,7 +15,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from hagane.collect.charset import UndecodablePage, decode_page
 from hagane.collect.gzip_members import DamagedMember, GzipMembers
 from hagane.collect.readers import WARC_RECORD_TYPES, FileRead, RawDocument, Rejected
-from hagane.errors import HaganeError
+from hagane.errors import FileFault
 
 # The cheap pre-check (Swallow's idea): extraction is the expensive step, and most of a crawl is not
 # Japanese. A page goes on to extraction if <html lang> says Japanese, or if its markup holds a few
@@ -210,7 +210,7 @@ def _read_uncompressed(path: Path, raw, max_bytes: int, precheck_min_hiragana: i
         # A broken record header leaves no way to find the next record in an uncompressed WARC: fail
         # naming where reading stopped and the last record read whole.
         message = str(err).split("\n", 1)[0]
-        raise HaganeError(f"{path}: unreadable WARC record at byte offset {records.offset} (last good "
+        raise FileFault(f"{path}: unreadable WARC record at byte offset {records.offset} (last good "
                           f"record at byte offset {offset}): {message}") from err
     read.bytes_read = raw.tell()
 

@@ -23,7 +23,7 @@ from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HT
 
 from hagane.collect.readers import FileRead, RawDocument, Rejected
 from hagane.collect.text import DECOMPRESSION_ERRORS, open_maybe_compressed
-from hagane.errors import HaganeError
+from hagane.errors import FileFault, HaganeError
 
 # Link targets in these namespaces are media or page metadata, not words of the sentence.
 _DROP_LINK_NAMESPACES = {"file", "image", "media", "category", "ファイル", "画像", "メディア", "カテゴリ"}
@@ -266,8 +266,8 @@ def read_wikipedia(path: Path, byte_range: tuple[int, int] | None, read: FileRea
             read.bytes_read = raw.tell() - (byte_range[0] if byte_range else 0)
         except ET.ParseError as err:
             line, column = err.position
-            raise HaganeError(f"{path}: malformed XML at line {line}, column {column} (after {last_page}): "
+            raise FileFault(f"{path}: malformed XML at line {line}, column {column} (after {last_page}): "
                               f"{err}") from err
         except DECOMPRESSION_ERRORS as err:
-            raise HaganeError(f"{path}: compressed stream broken at byte offset {raw.tell()} (after {last_page}) "
+            raise FileFault(f"{path}: compressed stream broken at byte offset {raw.tell()} (after {last_page}) "
                               f"({err}); the dump is truncated or corrupt — fetch it again") from err

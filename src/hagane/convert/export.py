@@ -19,13 +19,17 @@ import torch
 import torch.distributed.checkpoint as dcp
 
 from hagane.config import ConvertConfig
-from hagane.convert.card import write_model_card
+from hagane.convert.card import (GITIGNORE, LICENSE_FILE, PROVENANCE, SNAKEMAKE_MARKER, evaluation_facts,
+                                 model_licence, source_licences, write_model_card)
 from hagane.convert.llama import hf_config, hf_name, hf_order, write_hf_config
 from hagane.errors import HaganeError
-from hagane.io import atomic_path, write_json
-from hagane.manifest import now, write_manifest
+from hagane.io import atomic_path, sha256_file, write_json
+from hagane.manifest import MANIFEST_NAME, now, write_manifest
 from hagane.pretrain.checkpoint import STATE_FILE, load_model_weights, read_state
 from hagane.pretrain.model import ModelArgs, Transformer
+# The dataset's hash chain and licence copying, reused so that the model and the corpus state them alike.
+from hagane.publish.dataset import _copy_licences as copy_licences
+from hagane.publish.dataset import shard_chain
 from hagane.tokenize.shards import TokenShard
 from hagane.tokenizer.train import BOS, EOS, PAD, SPECIAL_PIECES, UNK
 
@@ -218,7 +222,8 @@ def convert_checkpoint(cfg: ConvertConfig, ckpt: Path, tokenizer_dir: Path, spm_
                               f"model's by {gap:.3e} > convert.max_abs_diff {cfg.max_abs_diff:.1e}")
         check_tokenizer(tmp, spm_model, prompts)
         del reloaded
-        facts = {"name": cfg.model_name, "license": cfg.license, "step": state["step"], "parameters": parameters,
+        # No licence here: it is the published card's (publish_model), so that editing it reruns no conversion.
+        facts = {"name": cfg.model_name, "step": state["step"], "parameters": parameters,
                  "model_args": state["model_args"], **(provenance or {})}
         write_model_card(tmp / "README.md", facts)
     write_json(out_dir / CARD_FACTS, facts)
@@ -233,24 +238,66 @@ def convert_checkpoint(cfg: ConvertConfig, ckpt: Path, tokenizer_dir: Path, spm_
     return counts
 
 
-def card_evaluation(metrics: dict) -> dict:
-    """The evaluation table of a model card: held-out figures, then each task's metrics (no stderr)."""
-    held = metrics["held_out"]
-    table = {"held-out text": {k: held[k] for k in ("loss_nats_per_token", "perplexity", "bits_per_char",
-                                                   "bits_per_byte", "validation_documents")}}
-    for task, values in metrics["tasks"].items():
-        table[task] = {k: v for k, v in values.items() if not k.endswith("_stderr") and k != "sample_len"}
-    return table
+def training_chain(facts: dict, card_facts: Path) -> tuple[dict, list[Path]]:
+    """The hash chain from the published weights back to the raw files, for provenance.json: the sha256 of the
+    conversion's manifest (weights ← checkpoint), the pretrain manifest (checkpoint ← training shards), the
+    tokenizer's, and for every training shard the manifests that made it (tokenize, then the dataset's
+    chain: near dedup … collect) and the raw files' sha256. Returns it and the manifests it read, which the
+    publish manifest records so that the audit checks them."""
+    chain: dict = {}
+    read: list[Path] = []
+    convert_manifest = Path(card_facts).parent / MANIFEST_NAME
+    if convert_manifest.is_file():
+        chain["convert_manifest_sha256"] = sha256_file(convert_manifest)
+        read.append(convert_manifest)
+    data = facts.get("data")
+    if not data:
+        return chain, read
+    pretrain = Path(data["pretrain_manifest"])
+    if not pretrain.is_file():
+        raise HaganeError(f"{pretrain}: missing; the published model's hash chain starts there ({card_facts} names it)")
+    digest = sha256_file(pretrain)
+    if digest != data["pretrain_manifest_sha256"]:
+        raise HaganeError(f"{pretrain} has sha256 {digest}, but {card_facts} was made from one with "
+                          f"{data['pretrain_manifest_sha256']}: training ran again after this conversion; rerun it")
+    chain["pretrain_manifest_sha256"] = digest
+    read.append(pretrain)
+    if data.get("tokenizer_manifest") and Path(data["tokenizer_manifest"]).is_file():
+        chain["tokenizer_manifest_sha256"] = sha256_file(data["tokenizer_manifest"])
+        read.append(Path(data["tokenizer_manifest"]))
+    results = pretrain.parent.parent
+    shards = {}
+    for shard in data.get("shards", []):
+        tokenize = results / "tokenize" / shard / MANIFEST_NAME
+        if not tokenize.is_file():
+            raise HaganeError(f"{tokenize}: missing; training shard {shard}'s hash chain starts there")
+        rest = shard_chain(shard, results)  # the dataset's chain, from near dedup back to the raw files
+        shards[shard] = {"manifests": {"tokenize": sha256_file(tokenize), **rest["manifests"]},
+                         "raw_files": rest["raw_files"]}
+        read.append(tokenize)
+    chain["training_shards"] = shards
+    return chain, read
 
 
-def publish_model(model_dir: Path, card_facts: Path, evaluation: Path, out_dir: Path) -> None:
-    """The converted model of the final checkpoint with a model card that includes its evaluation: the
-    directory to upload. Weights are hard-linked where the file system allows (no second copy)."""
+def publish_model(model_dir: Path, card_facts: Path, evaluation: Path, out_dir: Path,
+                  convert: ConvertConfig | None = None, sources=()) -> None:
+    """The converted model of the final checkpoint, as the folder to upload: its files (weights hard-linked
+    where the file system allows: no second copy), the model card with its evaluation, the model's licence
+    (`convert.license…`) and the licences of the training data (`sources`: the collect section's sources),
+    `card.json` (the facts the card is rendered from) and `provenance.json` (every file's sha256 and the
+    hash chain to the raw files). Everything the card names is in the folder."""
     started = now()
     metrics = json.loads(Path(evaluation).read_text())
-    facts = {**json.loads(Path(card_facts).read_text()), "evaluation": card_evaluation(metrics)}
+    facts = json.loads(Path(card_facts).read_text())
     if metrics["step"] != facts["step"]:
         raise HaganeError(f"{evaluation} evaluates step {metrics['step']}, but {model_dir} is step {facts['step']}")
+    eval_manifest = Path(evaluation).parent / MANIFEST_NAME  # the settings the evaluation ran with
+    licence = model_licence(convert)
+    if licence.get("file") and not Path(convert.license_file).is_file():
+        raise HaganeError(f"convert.license_file {convert.license_file} does not exist")
+    listed = source_licences(sources)
+    licence_texts = sorted({Path(f) for s in listed for f in s["license_files"]})  # as configured
+    chain, chain_manifests = training_chain(facts, Path(card_facts))
     with atomic_path(out_dir / MODEL_DIR) as tmp:
         tmp.mkdir(parents=True)
         for f in sorted(Path(model_dir).iterdir()):
@@ -260,7 +307,32 @@ def publish_model(model_dir: Path, card_facts: Path, evaluation: Path, out_dir: 
                 os.link(f, tmp / f.name)
             except OSError:
                 shutil.copyfile(f, tmp / f.name)
-        write_model_card(tmp / "README.md", facts)
-    write_manifest(out_dir, stage="publish", config={}, inputs=[model_dir, card_facts, evaluation],
-                   outputs=[out_dir / MODEL_DIR], counts={"step": facts["step"]}, started_at=started)
-    print(f"published {out_dir / MODEL_DIR} (step {facts['step']}) with its model card")
+        if licence.get("file"):
+            shutil.copyfile(convert.license_file, tmp / LICENSE_FILE)
+        copied = copy_licences(listed, tmp)  # the sources' licence texts into LICENSES/, as the dataset does
+        for source in listed:
+            source["license_files"] = copied.get(source["name"], [])
+        (tmp / GITIGNORE).write_text(f"{SNAKEMAKE_MARKER}\n")
+        written = ["README.md", CARD_FACTS, PROVENANCE]
+        facts = {**facts, "licence": licence, "sources": listed,
+                 "evaluation": evaluation_facts(metrics, json.loads(eval_manifest.read_text())
+                                                if eval_manifest.is_file() else None),
+                 "files": sorted([*(f.relative_to(tmp).as_posix() for f in tmp.rglob("*") if f.is_file()), *written])}
+        write_json(tmp / CARD_FACTS, facts)
+        # Rendered from the file as written (keys sorted), so that card.json alone gives this README again.
+        write_model_card(tmp / "README.md", json.loads((tmp / CARD_FACTS).read_text()))
+        files = [{"path": f.relative_to(tmp).as_posix(), "size": f.stat().st_size, "sha256": sha256_file(f)}
+                 for f in sorted(tmp.rglob("*")) if f.is_file() and f.name != PROVENANCE]
+        write_json(tmp / PROVENANCE, {"files": files, **chain})
+    write_manifest(out_dir, stage="publish",
+                   config={"convert": {k: v for k, v in vars(convert).items() if k.startswith("license")}
+                           if convert else {}, "sources": [{k: v for k, v in s.items() if k != "license_files"}
+                                                           for s in listed]},
+                   inputs=[model_dir, card_facts, evaluation, *([eval_manifest] if eval_manifest.is_file() else []),
+                           *([Path(convert.license_file)] if licence.get("file") else []),
+                           *(p for p in licence_texts if not licence.get("file") or p != Path(convert.license_file)),
+                           *chain_manifests],
+                   outputs=[out_dir / MODEL_DIR], counts={"step": facts["step"], "files": len(facts["files"])},
+                   started_at=started)
+    print(f"published {out_dir / MODEL_DIR} (step {facts['step']}): {len(facts['files'])} files, licence "
+          f"{licence['license']}, {len(listed)} source(s) with their licences")

@@ -150,7 +150,8 @@ def publish_dataset(parts: dict[str, Path], shards: dict[str, list[str]], funnel
         facts = {"name": name, "url": url, "version": version, "date": made, "files": files, "rows_by_source": dict(rows_by_source),
                  "funnel": funnel, "settings": settings,
                  "sources": sources, "licence_files": licence_files}
-        write_json(tmp / "provenance.json", {"files": files, "shards": chain})
+        write_json(tmp / "provenance.json", {"files": files, "shards": chain,
+                                             "inputs_not_read_whole": funnel.get("files not read whole", [])})
         (tmp / "README.md").write_text(render_dataset_card(facts), encoding="utf-8")
         write_json(tmp / "croissant.json", croissant_metadata(facts))
     counts = {"rows": sum(rows_by_source.values()), "rows_by_source": dict(sorted(rows_by_source.items())),
@@ -239,6 +240,7 @@ def render_dataset_card(facts: dict) -> str:
         "Dropped, skipped or quarantined, by reason:", "",
         _table(["reason", "documents"], [[k, f"{v:,}"] for k, v in funnel["dropped"].items()]) if funnel["dropped"]
         else "(none)", "",
+        *_partial_files(funnel.get("files not read whole", [])),
         "Settings (Hagane's config sections):", "",
         "```json\n" + json.dumps(facts["settings"], ensure_ascii=False, indent=2, sort_keys=True) + "\n```", "",
         "## Checking it", "",
@@ -251,11 +253,34 @@ def render_dataset_card(facts: dict) -> str:
         "- Filtering is by automatic scores (language identification, heuristics, perplexity and a quality "
         "classifier): it removes much but not all boilerplate, spam and machine-written text, and it drops "
         "some good text.",
-        "- Personal information is not removed unless the workflow's PII step ran; names and addresses in "
-        "published pages remain.",
+        f"- {_pii_statement(funnel)}",
         "- The corpus inherits the topics, registers and biases of its sources.", "",
     ]
     return "\n".join(parts)
+
+
+def _pii_statement(funnel: dict) -> str:
+    """What was done about personal information, from the redaction stage's counts in the funnel."""
+    pii = funnel.get("pii")
+    if pii is None:
+        return ("Personal information was not redacted: e-mail addresses, telephone numbers, names and addresses "
+                "in the sources remain.")
+    found = ", ".join(f"{kind} {n:,}" for kind, n in pii.items())
+    return (f"E-mail addresses, Japanese telephone numbers, postal codes, My Number, payment card numbers and IP "
+            f"addresses of the kinds enabled were replaced by typed placeholders such as <EMAIL> ({found or 'none'}"
+            " replaced). Names and street addresses are not detected and remain.")
+
+
+def _partial_files(partial: list[dict], shown: int = 20) -> list[str]:
+    """The input files collection did not read whole (quarantined, cut or damaged): a user of the corpus
+    should know which parts of the sources are missing from it."""
+    if not partial:
+        return []
+    rows = [[f["source"], f["path"], f.get("error") or ("cut short" if f["cut"] else
+             f"{f['bytes_damaged']:,} bytes damaged")] for f in partial[:shown]]
+    more = [f"… and {len(partial) - shown:,} more (`provenance.json`)."] if len(partial) > shown else []
+    return [f"Input files not read whole ({len(partial):,}): their unread part is not in the corpus.", "",
+            _table(["source", "file", "why"], rows), *more, ""]
 
 
 def _licence_target(source: dict, licence_files: dict[str, list[str]]) -> str:
@@ -320,8 +345,7 @@ def croissant_metadata(facts: dict) -> dict:
             "exact and MinHash near-duplicate removal", f"documents at each step: {steps}"],
         "rai:dataManipulationProtocol": "No text was added or rewritten beyond normalisation.",
         "rai:dataAnnotationProtocol": "No human annotation: every score is automatic.",
-        "rai:personalSensitiveInformation": "Published web and document text; may contain names, addresses "
-                                            "and other personal information where the sources do.",
+        "rai:personalSensitiveInformation": _pii_statement(funnel),
         "rai:dataBiases": "Inherits the topics, registers and biases of its sources; quality filters favour "
                           "text that resembles their reference corpora.",
         "rai:dataLimitations": "Automatic filtering leaves some boilerplate, spam and machine-written text "

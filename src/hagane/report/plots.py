@@ -19,15 +19,22 @@ def _pyplot():
 
 
 def funnel_counts(collect_manifests: list[Path], select_counts: list[Path], dedup_counts: Path,
-                  near_counts: list[Path]) -> dict:
-    """Documents at each step and what each step dropped, by reason, over the whole corpus."""
+                  near_counts: list[Path], redact_counts: list[Path] | None = None,
+                  line_counts: list[Path] | None = None) -> dict:
+    """Documents at each step and what each step dropped, by reason, over the whole corpus; with
+    `redact_counts`, the PII replaced per kind ("pii"); with `line_counts` (line dedup ran), the step after
+    it and the lines and characters it removed ("line dedup")."""
     records = documents = 0
     lost = Counter()
+    partial = []  # input files not read whole: quarantined, cut or damaged (named, so a user can fetch them again)
     for m in collect_manifests:
-        counts = json.loads(m.read_text())["counts"]
+        manifest = json.loads(m.read_text())
+        counts = manifest["counts"]
         records += counts["records_seen"]
         documents += counts["documents"]
         lost.update({f"collect: {k}": v for k, v in {**counts["skipped"], **counts["quarantined"]}.items()})
+        source = manifest.get("config", {}).get("source", {}).get("name")
+        partial += [{"source": source, **f} for f in counts.get("files", []) if not f["complete"]]
     kept = 0
     for c in select_counts:
         counts = json.loads(c.read_text())
@@ -35,19 +42,47 @@ def funnel_counts(collect_manifests: list[Path], select_counts: list[Path], dedu
         lost.update({f"filter: {k}": v for k, v in counts["dropped"].items()})
     dedup = json.loads(dedup_counts.read_text())
     lost.update({f"dedup: {k}": v for k, v in dedup["dropped"].items()})
+    cleaning = _cleaning_counts(redact_counts, line_counts, lost)
     near_kept = 0
     for c in near_counts:
         counts = json.loads(Path(c).read_text())
         near_kept += counts["kept"]
         lost.update({f"dedup: {k}": v for k, v in counts["dropped"].items()})
-    return {"steps": {"records": records, "documents": documents, "after filter": kept,
-                      "after exact dedup": dedup["kept"], "after near dedup": near_kept},
-            "dropped": dict(sorted(lost.items()))}
+    steps = {"records": records, "documents": documents, "after filter": kept, "after exact dedup": dedup["kept"]}
+    if "line dedup" in cleaning:
+        steps["after line dedup"] = cleaning["line dedup"]["kept"]
+    return {"steps": {**steps, "after near dedup": near_kept},
+            **cleaning,
+            "dropped": dict(sorted(lost.items())),
+            "files not read whole": sorted(partial, key=lambda f: (f["source"] or "", f["path"]))}
+
+
+def _cleaning_counts(redact_counts: list[Path] | None, line_counts: list[Path] | None, lost: Counter) -> dict:
+    """PII per kind over the redacted shards; line dedup's totals (its drops go into `lost`)."""
+    out = {}
+    if redact_counts is not None:
+        pii = Counter()
+        for c in redact_counts:
+            pii.update(json.loads(Path(c).read_text())["pii"])
+        out["pii"] = dict(pii)  # in the kinds' order (hagane.pii.PRIORITY), zeros kept: one bar per kind asked for
+    if line_counts is not None:
+        totals = Counter()
+        for c in line_counts:
+            counts = json.loads(Path(c).read_text())
+            totals.update({k: counts[k] for k in ("documents_in", "kept", "lines_removed", "chars_removed",
+                                                   "documents_changed")})
+            lost.update({f"dedup: {k}": v for k, v in counts["dropped"].items()})
+        out["line dedup"] = dict(totals)
+    return out
 
 
 def plot_funnel(funnel: dict, out: Path) -> None:
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.4]})
+    pii = funnel.get("pii")
+    # A third panel, the personal information replaced per kind, when the funnel counts redaction.
+    widths = [1, 1.4] + ([0.8] if pii is not None else [])
+    fig, axes = plt.subplots(1, len(widths), figsize=(11 + 4 * (pii is not None), 4), gridspec_kw={"width_ratios": widths})
+    left, right = axes[0], axes[1]
     steps = funnel["steps"]
     left.bar(list(steps), list(steps.values()), color="#4a6fa5")
     for i, v in enumerate(steps.values()):
@@ -56,7 +91,15 @@ def plot_funnel(funnel: dict, out: Path) -> None:
     reasons = funnel["dropped"]
     right.barh(list(reasons), list(reasons.values()), color="#b5523b")
     right.invert_yaxis()
-    right.set_title("dropped, skipped or quarantined, by reason")
+    partial = len(funnel.get("files not read whole", []))
+    right.set_title("dropped, skipped or quarantined, by reason"
+                    + (f"\n{partial:,} input file(s) not read whole: see funnel.json" if partial else ""))
+    if pii is not None:
+        axes[2].barh(list(pii), list(pii.values()), color="#6a8f4e")
+        axes[2].invert_yaxis()
+        for i, v in enumerate(pii.values()):
+            axes[2].annotate(f"{v:,}", (v, i), va="center", fontsize=8)
+        axes[2].set_title("personal information replaced, by kind")
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

@@ -68,10 +68,16 @@ def test_compressed_text_and_jsonl_damage(tmp_path, reader, suffix, damage):
     out = tmp_path / "out"
     if damage == "middle":
         # One compressed stream holds no marks to find the records after the damage: fail, naming the file.
+        strict = source_config({"name": "s", "paths": ["x"], "on_file_error": "fail", **options})
         with pytest.raises(HaganeError, match=rf"{path.name}: compressed data damaged near byte offset \d+ of the "
                                               r"file \(after line \d+\): \w+: .+; the records after it cannot be read"):
-            collect_file(source, path, tmp_path, out)
+            collect_file(strict, path, tmp_path, out)
         assert not (out / DOCUMENTS).exists()
+        # By default the file is quarantined whole from the damage on, and the job goes on.
+        acc = collect_file(source, path, tmp_path, out)
+        assert dict(acc.quarantined) == {"unreadable_file": 1} and acc.balanced()
+        (entry,) = manifest_files(out)
+        assert entry["complete"] is False and "compressed data damaged" in entry["error"]
         return
     acc = collect_file(source, path, tmp_path, out)
     (entry,) = manifest_files(out)
@@ -204,13 +210,15 @@ def test_damaged_parquet_fails_naming_the_file(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(HaganeError, match=r"c\.parquet: unreadable data after row \d+ \(\w+: .+\); the file is "
                                           r"damaged"):
-        collect_file(source_config({"name": "s", "type": "parquet", "paths": ["x"]}), path, tmp_path, tmp_path / "out")
+        collect_file(source_config({"name": "s", "type": "parquet", "paths": ["x"], "on_file_error": "fail"}), path,
+                     tmp_path, tmp_path / "out")
 
 
 def test_damaged_data_file_of_a_hugging_face_source_fails_naming_it(tmp_path):
     path, data = jsonl_file(tmp_path, "gz")
     path.write_bytes(damage_middle(gzip.compress(data, mtime=0)))
-    source = source_config({"name": "hf", "type": "huggingface", "dataset": "json", "paths": [str(path)]})
+    source = source_config({"name": "hf", "type": "huggingface", "dataset": "json", "paths": [str(path)],
+                            "on_file_error": "fail"})
     with pytest.raises(HaganeError, match=rf"{path}: unreadable after row \d+ of source 'hf' \(\w+: .+\); fetch the "
                                           "file again"):
         collect_file(source, path, tmp_path, tmp_path / "out")

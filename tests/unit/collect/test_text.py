@@ -68,7 +68,7 @@ def test_corrupt_gzip_fails_naming_file_line_and_offset(tmp_path):
     # Before: a bare zlib.error traceback that named no file.
     with pytest.raises(HaganeError, match=r"c\.txt\.gz: compressed data damaged near byte offset \d+ of the file "
                                           r"\(after line \d+\): error: Error -3 while decompressing data"):
-        collect_file(source(), f, tmp_path, tmp_path / "out")
+        collect_file(source(on_file_error="fail"), f, tmp_path, tmp_path / "out")
 
 
 def test_a_100_mb_line_is_quarantined_without_holding_it_in_memory(tmp_path):
@@ -99,8 +99,8 @@ def test_a_block_of_many_lines_over_the_limit_is_one_quarantined_record(tmp_path
     assert line_mode.documents == 60_002 and not line_mode.quarantined
 
 
-def test_an_empty_file_fails_naming_it(tmp_path):
+def test_an_empty_file_fails_naming_it_when_files_must_be_whole(tmp_path):
     f = tmp_path / "c.txt"
     f.write_bytes(b"")
     with pytest.raises(HaganeError, match=r"c\.txt: empty file \(0 bytes\) in source 'txt'"):
-        collect_file(source(), f, tmp_path, tmp_path / "out")
+        collect_file(source(on_file_error="fail"), f, tmp_path, tmp_path / "out")

@@ -167,7 +167,8 @@ def test_broken_record_header_fails_naming_file_and_offset(tmp_path):
     broken.write_bytes(first + re.sub(rb"\r\nContent-Length: \d+", b"\r\nContent-Length: 12x", first, count=1))
     with pytest.raises(HaganeError, match=r"broken\.warc: unreadable WARC record at byte offset \d+ "
                                           r"\(last good record at byte offset \d+\): Invalid WARC record"):
-        collect_file(SOURCE, broken, tmp_path, tmp_path / "out")
+        collect_file(source_config({"name": "web", "type": "warc", "paths": ["x"], "on_file_error": "fail"}), broken,
+                     tmp_path, tmp_path / "out")
 
 
 def test_oversized_body_is_quarantined_and_the_next_record_still_read(tmp_path):

@@ -13,6 +13,8 @@ from hagane.io import read_jsonl_zst
 from wikidump import ARTICLE, EXPECTED_ARTICLE, PAGES, SITEINFO, page, write_multistream
 
 SOURCE = source_config({"name": "jawiki", "type": "wikipedia", "paths": ["x"]})
+# A damaged file fails the job instead of being quarantined (on_file_error), so that its message shows.
+STRICT = source_config({"name": "jawiki", "type": "wikipedia", "paths": ["x"], "on_file_error": "fail"})
 
 
 def test_wikitext_keeps_headings_and_paragraphs_and_drops_markup():
@@ -63,18 +65,18 @@ def test_truncated_bz2_fails_naming_the_file_offset_and_last_page(tmp_path):
     dump = write_multistream(tmp_path / "cut.xml.bz2", pages, cut_at=len(whole) - 60)
     with pytest.raises(HaganeError, match=r"cut\.xml\.bz2: compressed stream broken at byte offset \d+ "
                                           r"\(after page page:\d+\)"):
-        collect_file(SOURCE, dump, tmp_path, tmp_path / "out")
+        collect_file(STRICT, dump, tmp_path, tmp_path / "out")
 
 
 def test_malformed_xml_and_wrong_files_fail_naming_the_line(tmp_path):
     bad = tmp_path / "bad.xml"
     bad.write_text(SITEINFO + PAGES[-1] + "  <page><title>x</titel>\n", encoding="utf-8")
     with pytest.raises(HaganeError, match=r"bad\.xml: malformed XML at line 30, column \d+ \(after page page:16\)"):
-        collect_file(SOURCE, bad, tmp_path, tmp_path / "out")
+        collect_file(STRICT, bad, tmp_path, tmp_path / "out")
     empty = tmp_path / "empty.xml.bz2"
     empty.write_bytes(bz2.compress(b""))
     with pytest.raises(HaganeError, match=r"empty\.xml\.bz2: malformed XML at line 1, column 0"):
-        collect_file(SOURCE, empty, tmp_path, tmp_path / "out2")
+        collect_file(STRICT, empty, tmp_path, tmp_path / "out2")
     other = tmp_path / "other.xml"
     other.write_text("<rss><channel/></rss>", encoding="utf-8")
     with pytest.raises(HaganeError, match=r"other\.xml: not a MediaWiki XML export \(root element <rss>\)"):
@@ -109,4 +111,4 @@ def test_a_range_that_ends_inside_a_stream_fails(tmp_path):
     dump = write_multistream(tmp_path / "x-multistream.xml.bz2", PAGES, index=True)
     (start, end), *_ = split_multistream(dump, multistream_index(dump), target_bytes=1)
     with pytest.raises(HaganeError, match=r"x-multistream\.xml\.bz2: compressed stream broken .*inside a bz2 stream"):
-        collect_files(SOURCE, {dump: tmp_path}, tmp_path / "out", byte_range=(start, end - 10))
+        collect_files(STRICT, {dump: tmp_path}, tmp_path / "out", byte_range=(start, end - 10))

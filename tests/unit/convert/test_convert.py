@@ -98,20 +98,29 @@ def test_model_card_states_data_config_tokenizer_and_evaluation(tmp_path, toy_co
                        toy_corpus / "tokenizer" / "hf", toy_corpus / "tokenizer" / "spm.model",
                        [toy_corpus / "tokens" / "valid"], tmp_path / "out", provenance=provenance)
     card = (tmp_path / "out" / MODEL_DIR / "README.md").read_text()
-    assert card.startswith("---\nlanguage:\n- ja\nlicense: apache-2.0\n")
+    # The licence is the published card's: editing it must rerun no conversion.
+    assert card.startswith("---\nlanguage:\n- ja\nlibrary_name: transformers\n")
+    assert "Not stated in this intermediate directory" in card
+    assert "license" not in json.loads((tmp_path / "out" / CARD_FACTS).read_text())
     assert "# toy-ja" in card and "step 3 of 6, 300 training tokens seen" in card
     assert "| wiki | 10 | 1,234 | 2 |" in card and "ab" * 32 in card
     assert '"vocab_size": 1200' in card and "c0ffee" in card
     assert "Not evaluated in this directory" in card
+    # Its data section names manifests this test does not make: the chain is tested in test_card.py.
+    facts = json.loads((tmp_path / "out" / CARD_FACTS).read_text())
+    (tmp_path / "out" / CARD_FACTS).write_text(json.dumps({k: v for k, v in facts.items() if k != "data"}))
     metrics = {"step": 3, "held_out": {"loss_nats_per_token": 5.0, "perplexity": 148.4, "bits_per_char": 2.5,
                                        "bits_per_byte": 1.2, "validation_documents": 7},
                "tasks": {"continuation": {"acc": 0.5, "acc_stderr": 0.1, "acc_mutual_info": 0.75, "samples": 8}}}
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     publish_model(tmp_path / "out" / MODEL_DIR, tmp_path / "out" / CARD_FACTS, tmp_path / "metrics.json",
-                  tmp_path / "pub")
+                  tmp_path / "pub", dataclasses.replace(CFG, license="apache-2.0"))
     published = (tmp_path / "pub" / MODEL_DIR / "README.md").read_text()
-    assert "| continuation | acc_mutual_info | 0.7500 |" in published and "acc_stderr" not in published
-    assert "| held-out text | bits_per_char | 2.5000 |" in published
+    assert published.startswith("---\nlanguage:\n- ja\nlicense: apache-2.0\n")
+    assert "| continuation | acc_mutual_info | 0.7500 | ± 0.1000 | 8 | — | — |" not in published  # its stderr is acc's
+    assert "| continuation | acc | 0.5000 | ± 0.1000 | 8 | — | — |" in published and "acc_stderr" not in published
+    assert "| continuation | acc_mutual_info | 0.7500 |  | 8 | — | — |" in published
+    assert "| bits/character | 2.5000 |" in published and "**Held-out text.** 7 documents" in published
     weights = tmp_path / "pub" / MODEL_DIR / "model.safetensors"
     assert weights.read_bytes() == (tmp_path / "out" / MODEL_DIR / "model.safetensors").read_bytes()
     metrics["step"] = 4

@@ -65,7 +65,7 @@ def dataset(tmp_path, monkeypatch):
         parts[pack_id] = results / "publish/corpus/parts" / source / pack
         write_part([results / "dedup" / s / "documents.jsonl.zst" for s in members], parts[pack_id])
     funnel = {"steps": {"records": 6000, "documents": 5500, "after near dedup": 5010},
-              "dropped": {"filter: too_short": 400, "dedup: exact_duplicate": 90}}
+              "dropped": {"filter: too_short": 400, "dedup: exact_duplicate": 90}, "pii": {"email": 3, "phone": 0}}
     counts = publish_dataset(parts, packs, funnel, {"filter": {"preset": "swallow_v1"}}, sources,
                              "hagane-demo-corpus", results / "publish/corpus", results=results)
     return results / "publish/corpus/dataset", counts
@@ -122,6 +122,7 @@ def test_card_states_licences_funnel_and_loading(dataset):
     assert "The Debian project" in card and "| dedup: exact_duplicate | 90 |" in card
     assert "[GPL-2](LICENSES/GPL-2)" in card and (directory / "LICENSES" / "GPL-2").read_text().startswith("licence")
     assert "swallow_v1" in card and "load_dataset" in card
+    assert "<EMAIL> (email 3, phone 0 replaced)" in card  # what redaction did, from the funnel
 
 
 def test_provenance_chains_every_shard_to_its_raw_files(dataset, tmp_path):

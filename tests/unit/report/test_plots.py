@@ -18,7 +18,8 @@ def test_funnel_adds_up_every_stage(tmp_path):
     assert funnel == {"steps": {"records": 15, "documents": 13, "after filter": 10, "after exact dedup": 9,
                                 "after near dedup": 7},
                       "dropped": {"collect: not_html": 1, "collect: truncated_record": 1, "dedup: exact_duplicate": 1,
-                                  "dedup: near_duplicate": 2, "filter: lang_not_ja": 1, "filter: too_short": 2}}
+                                  "dedup: near_duplicate": 2, "filter: lang_not_ja": 1, "filter: too_short": 2},
+                      "files not read whole": []}
     plot_funnel(funnel, tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
