@@ -39,10 +39,10 @@ import numpy as np
 from common import ROOT, Watch, git_revision, load_average, machine
 from corpus_debian_ja import build as build_corpus
 from dedup_minhash import run_hagane as run_minhash
-from dedup_minhash import run_measured
+from dedup_minhash import run_measured, write_shards
 
 sys.path.insert(0, str(ROOT / "src"))
-from hagane.io import read_jsonl_zst, write_jsonl_zst  # noqa: E402
+from hagane.io import read_jsonl_zst  # noqa: E402
 
 HERE = Path(__file__).parent
 RESULTS_JSON, RESULTS_MD = HERE / "line_dedup.results.json", HERE / "line_dedup.results.md"
@@ -81,18 +81,6 @@ def inject(docs: list[dict]) -> tuple[list[dict], dict[str, Counter]]:
         out.append({**doc, "text": "\n".join([*top, doc["text"], *bottom, *cookie])})
         truth[doc["id"]] = Counter(added)
     return out, truth
-
-
-def write_shards(docs: list[dict]) -> list[Path]:
-    folder = WORK / "shards"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    paths = []
-    for k in range(0, len(docs), SHARD_DOCS):
-        path = folder / f"part-{k // SHARD_DOCS:04d}.jsonl.zst"
-        write_jsonl_zst(path, docs[k:k + SHARD_DOCS])
-        paths.append(path)
-    return paths
 
 
 def mb(paths: list[Path]) -> float:
@@ -169,7 +157,7 @@ def main() -> None:
     load = load_average()
     docs = list(read_jsonl_zst(build_corpus()))
     corpus, truth = inject(docs)
-    shards = write_shards(corpus)
+    shards = write_shards(corpus, WORK / "shards", SHARD_DOCS)
     sizes = {"1×": shards[:len(shards) // 2], "2×": shards}
     results = {"machine": machine(), "revision": git_revision(), "load_before": load, "config": CONFIG,
                "corpus": {"documents": len(corpus), "shard_documents": SHARD_DOCS, "sites": SITES,
