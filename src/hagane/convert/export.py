@@ -28,8 +28,7 @@ from hagane.manifest import MANIFEST_NAME, now, write_manifest
 from hagane.pretrain.checkpoint import STATE_FILE, load_model_weights, read_state
 from hagane.pretrain.model import ModelArgs, Transformer
 # The dataset's hash chain and licence copying, reused so that the model and the corpus state them alike.
-from hagane.publish.dataset import _copy_licences as copy_licences
-from hagane.publish.dataset import shard_chain
+from hagane.publish.dataset import copy_licences, shard_chain
 from hagane.tokenize.shards import TokenShard
 from hagane.tokenizer.train import BOS, EOS, PAD, SPECIAL_PIECES, UNK
 
@@ -267,11 +266,12 @@ def training_chain(facts: dict, card_facts: Path) -> tuple[dict, list[Path]]:
         read.append(Path(data["tokenizer_manifest"]))
     results = pretrain.parent.parent
     shards = {}
+    hashed: dict[Path, str | None] = {}  # the exact-dedup manifest, shared by every shard, hashed once
     for shard in data.get("shards", []):
         tokenize = results / "tokenize" / shard / MANIFEST_NAME
         if not tokenize.is_file():
             raise HaganeError(f"{tokenize}: missing; training shard {shard}'s hash chain starts there")
-        rest = shard_chain(shard, results)  # the dataset's chain, from near dedup back to the raw files
+        rest = shard_chain(shard, results, hashed)  # the dataset's chain, from near dedup back to the raw files
         shards[shard] = {"manifests": {"tokenize": sha256_file(tokenize), **rest["manifests"]},
                          "raw_files": rest["raw_files"]}
         read.append(tokenize)

@@ -86,9 +86,18 @@ def _manifest_sha(path: Path) -> str | None:
     return sha256_file(path) if path.is_file() else None
 
 
-def shard_chain(shard: str, results: Path) -> dict:
+def shard_chain(shard: str, results: Path, hashed: dict[Path, str | None] | None = None) -> dict:
     """The manifests that made one shard's final documents, newest first, each with its sha256, and the raw
-    files the collect manifest read: a downloader compares those with their own copy of the sources."""
+    files the collect manifest read: a downloader compares those with their own copy of the sources.
+    `hashed` carries the digests across a caller's loop over shards: the exact-dedup manifest is shared by
+    every shard and grows with the corpus, so hashing it once per shard would make the chain quadratic."""
+    hashed = {} if hashed is None else hashed
+
+    def sha(path: Path) -> str | None:
+        if path not in hashed:
+            hashed[path] = _manifest_sha(path)
+        return hashed[path]
+
     collect = results / "collect" / shard / MANIFEST_NAME
     if not collect.is_file():
         raise HaganeError(f"{collect}: missing; the dataset's hash chain for shard {shard} starts there")
@@ -106,7 +115,7 @@ def shard_chain(shard: str, results: Path) -> dict:
               "select": results / "filter" / "select" / shard / MANIFEST_NAME,
               "score": results / "filter" / "score" / shard / MANIFEST_NAME,
               "collect": collect}
-    return {"manifests": {stage: _manifest_sha(path) for stage, path in stages.items()},
+    return {"manifests": {stage: sha(path) for stage, path in stages.items()},
             "raw_files": [{"path": relative(f["path"]), "size": f["size"], "sha256": f["sha256"]}
                           for f in raw["inputs"]]}
 
@@ -141,8 +150,9 @@ def publish_dataset(parts: dict[str, Path], shards: dict[str, list[str]], funnel
             rows_by_source[source] += rows
             files.append({"path": rel, "source": source, "rows": rows, "size": part.stat().st_size,
                           "sha256": sha256_file(part), "shards": shards[pack_id]})
-        licence_files = _copy_licences(sources, tmp)
-        chain = {shard: shard_chain(shard, results) for pack_id in sorted(shards) for shard in shards[pack_id]}
+        licence_files = copy_licences(sources, tmp)
+        hashed: dict[Path, str | None] = {}
+        chain = {shard: shard_chain(shard, results, hashed) for pack_id in sorted(shards) for shard in shards[pack_id]}
         # The corpus is as old as its last dedup (not the time this job ran): reruns of this job alone
         # give the same metadata.
         exact = results / "dedup" / "exact" / MANIFEST_NAME
@@ -165,7 +175,7 @@ def publish_dataset(parts: dict[str, Path], shards: dict[str, list[str]], funnel
     return counts
 
 
-def _copy_licences(sources: list[dict], dataset: Path) -> dict[str, list[str]]:
+def copy_licences(sources: list[dict], dataset: Path) -> dict[str, list[str]]:
     """Each source's licence files into LICENSES/ (one copy of a text several sources share)."""
     copied: dict[str, list[str]] = {}
     for source in sources:
